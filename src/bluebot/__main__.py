@@ -1,0 +1,3 @@
+from bluebot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""bluebot command line: setup | ingest | search | ask | eval | serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from bluebot import __version__
+from bluebot.config import BACKENDS, Settings
+from bluebot.errors import BluebotError
+
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _quiet_env() -> None:
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        k=getattr(args, "k", None),
+        backend=getattr(args, "backend", None),
+    )
+
+
+def _bot(settings: Settings):  # type: ignore[no-untyped-def]
+    from bluebot.pipeline import Bot
+
+    return Bot(settings)
+
+
+def _progress_bar(desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from bluebot.models import setup_models
+
+    settings = _settings(args)
+    setup_models(settings, progress=lambda msg: print(msg, file=sys.stderr), llm=not args.no_llm)
+    if not args.no_ingest:
+        return cmd_ingest(argparse.Namespace(paths=[], rebuild=False))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    bot = _bot(settings)
+    paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
+    report = bot.ingest(paths, rebuild=args.rebuild, on_embed=_progress_bar("embedding"))
+    for error in report.errors:
+        print(f"skipped: {error}", file=sys.stderr)
+    if report.skipped_reason:
+        print(f"{report.skipped_reason}: {report.files} files, {report.chunks} chunks in {settings.index_dir}")
+    else:
+        print(
+            f"indexed {report.files} files into {report.chunks} chunks ({report.embedded} embedded, "
+            f"{report.chunks - report.embedded} reused) in {report.seconds:.1f} s -> {settings.index_dir}"
+        )
+    return 0
+
+
+def _hit_json(hit) -> dict:  # type: ignore[no-untyped-def]
+    c = hit.chunk
+    return {
+        "chunk_id": c.id,
+        "score": hit.score,
+        "similarity": hit.similarity,
+        "dense_rank": hit.dense_rank,
+        "keyword_rank": hit.keyword_rank,
+        "section": c.section,
+        "source": c.source,
+        "text": c.text,
+    }
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    hits = _bot(settings).search(args.question, k=args.k)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        c = hit.chunk
+        print(f"[{rank}] score {hit.score:.4f}  {c.section or '(no section)'}  ({c.source}#{c.position}, {c.id})")
+        print("    " + c.text.replace("\n", "\n    "))
+        print()
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bluebot.evaluation import first_supporting_rank, load_sets, retrieval_score
+
+    settings = _settings(args)
+    cases = load_sets(Path(p) for p in args.files)
+    if not args.retrieval_only:
+        raise BluebotError("full-pipeline evaluation is not available yet; pass --retrieval-only")
+    bot = _bot(settings)
+    ranks: dict[str, list[int | None]] = {"zh": [], "en": []}
+    misses = []
+    for case in cases:
+        if not case.answerable or not case.evidence:
+            continue
+        question = (
+            case.question
+            if not case.history
+            else " ".join([t.content for t in case.history if t.role == "user"] + [case.question])
+        )
+        hits = bot.search(question, k=5, lang=case.lang)
+        rank = first_supporting_rank(hits, case.evidence)
+        ranks[case.lang].append(rank)
+        if rank is None:
+            misses.append(case)
+    rows = {lang: retrieval_score(r) for lang, r in ranks.items() if r}
+    rows["all"] = retrieval_score([r for rs in ranks.values() for r in rs])
+    if args.json:
+        print(json.dumps({k: asdict(v) for k, v in rows.items()}, indent=2))
+    else:
+        print(f"{'lang':<5} {'n':>4} {'hit@1':>6} {'hit@3':>6} {'hit@5':>6} {'MRR':>6}")
+        for lang, s in rows.items():
+            print(f"{lang:<5} {s.n:>4} {s.hit1:>6.3f} {s.hit3:>6.3f} {s.hit5:>6.3f} {s.mrr:>6.3f}")
+        for case in misses:
+            print(f"miss: {case.id} {case.question}", file=sys.stderr)
+    return 0
+
+
+EXAMPLES = {
+    "setup": "examples:\n  bluebot setup              # fetch models, build the index\n"
+    "  bluebot setup --no-llm     # embedding model and index only",
+    "ingest": "examples:\n  bluebot ingest                       # index corpus/ (skips work when up to date)\n"
+    "  bluebot ingest --rebuild             # re-embed everything\n"
+    "  bluebot ingest corpus/ more/report.pdf",
+    "search": 'examples:\n  bluebot search "2024年AI大模型领域投资金额"\n'
+    '  bluebot search "How many AI deals were there in 2024?" --k 3 --json',
+    "eval": "examples:\n  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --retrieval-only",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bluebot",
+        description="Cited answers about the 2024 China AI Industry Investment Blue Book, in Chinese or English.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bluebot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = add("setup", "fetch and verify the models (offline mirror if needed), then build the index")
+    p.add_argument("--no-llm", action="store_true", help="skip the local language model")
+    p.add_argument("--no-ingest", action="store_true", help="do not build the index")
+    p.set_defaults(func=cmd_setup)
+
+    p = add("ingest", "index corpus files (.txt .md .pdf); folders are searched recursively")
+    p.add_argument("paths", nargs="*", help="files or folders (default: corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything even if the index is current")
+    p.set_defaults(func=cmd_ingest)
+
+    p = add("search", "show the passages retrieved for a question")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = add("eval", "evaluate on test sets (EVAL_FORMAT.md)")
+    p.add_argument("files", nargs="+", help="test-set JSONL files")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only (hit@k, MRR)")
+    p.add_argument("--backend", choices=BACKENDS, help="answer backend")
+    p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BluebotError as exc:
+        print(f"bluebot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bluebot: interrupted", file=sys.stderr)
+        return 130
