@@ -91,19 +91,25 @@ def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+def _inside_number(text: str, i: int) -> bool:
+    """True when a cut before text[i] would fall between two parts of one number (1,156 / 46.4%)."""
+    return 0 < i < len(text) and bool(_NUMBER_CHAR.match(text[i - 1])) and bool(_NUMBER_CHAR.match(text[i]))
+
+
 def _hard_split(text: str, size: int) -> list[str]:
     """Split an over-long sentence near size characters, preferring commas, never inside a number."""
     pieces = []
     while len(text) > size:
-        cut = max(text.rfind(p, size // 2, size) for p in "，,、：: ")
-        if cut <= 0:
-            cut = size
-            while 0 < cut < len(text) and _NUMBER_CHAR.match(text[cut - 1]) and _NUMBER_CHAR.match(text[cut]):
-                cut -= 1
-            if cut == 0:
-                cut = size
-        else:
-            cut += 1
+        commas = [
+            i + 1
+            for i in range(size // 2, size)
+            if text[i] in "，,、：: "
+            and not _inside_number(text, i + 1)
+            and not (text[i] == "," and text[i - 1].isdigit() and text[i + 1 : i + 2].isdigit())
+        ]
+        cut = commas[-1] if commas else size
+        while _inside_number(text, cut) and cut > 1:
+            cut -= 1
         pieces.append(text[:cut])
         text = text[cut:]
     return [*pieces, text] if text else pieces

@@ -42,8 +42,8 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "bluebot" / "models")
     data_dir: Path = Path("data")
     embed_model: str = DEFAULT_EMBED_MODEL
-    chunk_size: int = 400
-    chunk_overlap: int = 80
+    chunk_size: int = 300
+    chunk_overlap: int = 60
     k: int = 5
     backend: str = "local"
     llm_model: str = DEFAULT_LLM_MODEL

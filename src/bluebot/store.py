@@ -264,7 +264,7 @@ def build_index(
     """Write a new build and make it live. Vectors of unchanged chunks are copied from previous
     (same model) instead of re-embedded. Returns the manifest and the number of chunks embedded."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"  # sorts by time
     tmp = index_dir / f".tmp-{build_id}"
     tmp.mkdir()
     try:
