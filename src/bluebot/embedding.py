@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 from typing import Protocol
@@ -25,7 +26,12 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, path: str, threads: int = 2, batch_size: int = 16) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        # bluebot prints its own progress; the per-load weight bars and dtype notes are noise here
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
         torch.set_num_threads(threads)
         self.name = name
         self.batch_size = batch_size

@@ -229,7 +229,7 @@ def open_index(index_dir: Path, embed_model: str, chroma_url: str = "") -> Index
 
     build = current_build(index_dir)
     if build is None:
-        raise IndexMissingError(f"no index in {index_dir}; {FIX_INGEST}")
+        raise IndexMissingError(f"no index in {index_dir}/ yet; {FIX_INGEST}")
     manifest = Manifest.read(build / "manifest.json")
     if manifest.embed_model != embed_model:
         raise IndexMismatchError(
