@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPORT, SAMPLE_REPORT
-
 from bluebot.chunking import chunk_document, clean_text
 from bluebot.types import Document
+
+from conftest import REPORT, SAMPLE_REPORT
 
 
 def _doc(text: str, source: str = "corpus/r.txt") -> Document:

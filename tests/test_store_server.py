@@ -10,6 +10,7 @@ from bluebot.config import Settings
 from bluebot.embedding import HashingEmbedder
 from bluebot.errors import IndexMismatchError, StoreError
 from bluebot.pipeline import Bot
+
 from chroma_server import chroma_server, free_port
 
 pytestmark = pytest.mark.server
@@ -52,9 +53,8 @@ def test_interrupted_rebuild_keeps_serving(mode_settings: Settings) -> None:
 
 def test_index_from_one_store_is_not_read_from_another(settings: Settings, tmp_path: Path) -> None:
     Bot(settings, embedder=HashingEmbedder()).ingest()
-    with chroma_server(tmp_path / "chroma-data") as url:
-        with pytest.raises(IndexMismatchError, match="BLUEBOT_CHROMA_URL"):
-            Bot(settings.with_(chroma_url=url), embedder=HashingEmbedder()).search("投资")
+    with chroma_server(tmp_path / "chroma-data") as url, pytest.raises(IndexMismatchError, match="CHROMA_URL"):
+        Bot(settings.with_(chroma_url=url), embedder=HashingEmbedder()).search("投资")
 
 
 def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
