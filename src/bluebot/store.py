@@ -271,6 +271,8 @@ def build_index(
         vectors = _reuse_vectors(previous, embedder.name, chunks)
         todo = [i for i, c in enumerate(chunks) if c.id not in vectors]
         batch = 16
+        if on_embed and todo:
+            on_embed(0, len(todo))
         for start in range(0, len(todo), batch):
             ids = todo[start : start + batch]
             texts = [f"{chunks[i].section}\n{chunks[i].text}" for i in ids]
