@@ -23,6 +23,11 @@ lint: $(STAMP)
 bench: models
 	$(PY) benchmarks/retrieval.py
 
+# llama-cpp-python builds from source; its default native build crashes here with "illegal instruction"
+# (it enables AMX tiles the VM refuses), so the instruction sets are named (shared/MODELS.md)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+
 # the venv: torch pinned to the CPU build first (an unpinned torch pulls a multi-GB CUDA build)
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -34,7 +39,8 @@ $(STAMP): pyproject.toml requirements.lock
 models: $(STAMP)
 	$(BLUEBOT) setup
 
-# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`)
+# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`), and a CJK
+# font so that the screenshots show Chinese rather than empty boxes
 browser-deps:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei)
