@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPORT
 
 from bluebot.config import Settings
 from bluebot.pipeline import Bot
+
+from conftest import REPORT
 
 pytestmark = pytest.mark.slow
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from bluebot import __version__
 from bluebot.config import BACKENDS, Settings
 from bluebot.errors import BluebotError
+from bluebot.types import EvalCase
 
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -42,8 +43,7 @@ def _progress_bar(desc: str):  # type: ignore[no-untyped-def]
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
-        bar["bar"].n = done
-        bar["bar"].refresh()
+        bar["bar"].update(done - bar["bar"].n)
         if done >= total:
             bar["bar"].close()
 
@@ -105,13 +105,89 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bluebot.evaluation import result_record
+    from bluebot.types import Answer
+
+    settings = _settings(args)
+    bot = _bot(settings)
+    if args.json:
+        print(json.dumps(result_record(bot.ask(args.question, k=args.k)), ensure_ascii=False, indent=2))
+        return 0
+    live = sys.stdout.isatty()  # stream for a person; a pipe gets only the checked answer
+    streamed: list[str] = []
+    answer: Answer | None = None
+    for part in bot.ask_stream(args.question, k=args.k):
+        if isinstance(part, Answer):
+            answer = part
+        elif live:
+            streamed.append(part)
+            print(part, end="", flush=True)
+    assert answer is not None  # ask_stream always ends with its Answer
+    if not live:
+        print(answer.text)
+    elif "".join(streamed).strip() != answer.text:
+        # The checks changed the text (citations, units, fallback): show what the bot actually stands by.
+        print(f"\n\nchecked answer:\n{answer.text}")
+    else:
+        print()
+    if answer.notice:
+        print(f"\nnote: {answer.notice}")
+    if answer.ungrounded_numbers:
+        print(f"check these numbers, not found in the cited passages: {', '.join(answer.ungrounded_numbers)}")
+    for c in answer.citations:
+        chunk = c.chunk
+        print(f"\n[{c.n}] {chunk.section or '(no section)'}  ({chunk.source}#{chunk.position})")
+        print("    " + chunk.text.replace("\n", "\n    "))
+    print(f"\n({answer.backend}, {answer.latency_ms / 1000:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _eval_answers(args: argparse.Namespace, settings: Settings, cases: list[EvalCase]) -> int:
+    """The whole pipeline on every case: one result line each (EVAL_FORMAT.md), accuracy per language."""
+    from bluebot.evaluation import AnswerScore, failed_record, result_record
+
+    bot = _bot(settings)
+    scores: dict[str, AnswerScore] = {}
+    out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below
+    try:
+        for case in cases:
+            score = scores.setdefault(case.lang, AnswerScore())
+            try:
+                answer = bot.ask(case.question, history=case.history, backend=args.backend)
+            except BluebotError as exc:
+                print(f"{case.id}: failed: {exc}", file=sys.stderr)
+                score.add(case, None)
+                record = failed_record(case, args.backend or settings.backend)
+            else:
+                record = result_record(answer, case.id, score.add(case, answer))
+                mark = "ok " if record["correct"] else "NO "
+                print(f"{mark}{case.id} {answer.latency_ms / 1000:5.1f}s {answer.text[:70]!r}", file=sys.stderr)
+            if out:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+    finally:
+        if out:
+            out.close()
+    if args.json:
+        print(json.dumps({lang: {**asdict(s), "accuracy": s.accuracy} for lang, s in scores.items()}, indent=2))
+        return 0
+    print(f"{'lang':<5} {'n':>4} {'accuracy':>9} {'answerable':>11} {'cites evid.':>12} {'declined':>9} "
+          f"{'ungrounded':>11} {'p50 ms':>7}")
+    for lang, s in scores.items():
+        print(f"{lang:<5} {s.n:>4} {s.accuracy:>9.3f} {s.answerable_correct:>5}/{s.answerable:<5} "
+              f"{s.correct_citing_evidence:>6}/{s.answerable_correct:<5} {s.declined:>4}/{s.unanswerable:<4} "
+              f"{s.ungrounded:>11} {s.p50_ms:>7}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from bluebot.evaluation import first_supporting_rank, load_sets, retrieval_score
 
     settings = _settings(args)
     cases = load_sets(Path(p) for p in args.files)
     if not args.retrieval_only:
-        raise BluebotError("full-pipeline evaluation is not available yet; pass --retrieval-only")
+        return _eval_answers(args, settings, cases)
     bot = _bot(settings)
     ranks: dict[str, list[int | None]] = {"zh": [], "en": []}
     misses = []
@@ -141,6 +217,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bluebot.server import launch_options, prepare
+    from bluebot.ui import build_app
+
+    settings = _settings(args)
+    options = launch_options(args.host, args.port)  # a bad BLUEBOT_AUTH fails before the slow start-up
+    bot = prepare(_bot(settings))
+    build_app(bot, settings).launch(**options)
+    return 0
+
+
 EXAMPLES = {
     "setup": "examples:\n  bluebot setup              # fetch models, build the index\n"
     "  bluebot setup --no-llm     # embedding model and index only",
@@ -149,7 +236,15 @@ EXAMPLES = {
     "  bluebot ingest corpus/ more/report.pdf",
     "search": 'examples:\n  bluebot search "2024年AI大模型领域投资金额"\n'
     '  bluebot search "How many AI deals were there in 2024?" --k 3 --json',
-    "eval": "examples:\n  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --retrieval-only",
+    "ask": 'examples:\n  bluebot ask "2024年中国AI产业领域共有多少起投资案例？"\n'
+    '  bluebot ask "How much was invested in large AI models in 2024?" --backend extractive\n'
+    '  bluebot ask "What share did the top five regions take?" --json',
+    "eval": "examples:\n  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --retrieval-only\n"
+    "  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --out results.jsonl\n"
+    "  bluebot eval eval/report_en.jsonl --backend extractive --out results-extractive.jsonl",
+    "serve": "examples:\n  bluebot serve                        # http://127.0.0.1:7860\n"
+    "  bluebot serve --port 8080 --backend extractive\n"
+    "  BLUEBOT_AUTH=reader:secret bluebot serve --host 0.0.0.0   # others can reach it: ask for a login",
 }
 
 
@@ -187,12 +282,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
+    p = add("ask", "answer a question from the report, with the passages it cites")
+    p.add_argument("question")
+    p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: BLUEBOT_BACKEND or local)")
+    p.add_argument("--k", type=int, help="number of passages to retrieve")
+    p.add_argument("--json", action="store_true", help="print the result object of EVAL_FORMAT.md")
+    p.set_defaults(func=cmd_ask)
+
     p = add("eval", "evaluate on test sets (EVAL_FORMAT.md)")
     p.add_argument("files", nargs="+", help="test-set JSONL files")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only (hit@k, MRR)")
     p.add_argument("--backend", choices=BACKENDS, help="answer backend")
+    p.add_argument("--out", help="write one result line per case to this JSONL file (full pipeline)")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = add("serve", "open the chat app in the browser (builds a missing or stale index first)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--backend", choices=BACKENDS, help="default answer backend (users can change it in the app)")
+    p.add_argument("--k", type=int, help="default number of passages")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bluebot.errors import BadTestSetError
 from bluebot.text import detect_lang, normalize_for_match
-from bluebot.types import Chunk, EvalCase, Hit, Turn
+from bluebot.types import Answer, Chunk, EvalCase, Hit, Turn
 
 _LIST_FIELDS = ("keywords", "forbid", "evidence")
 
@@ -152,3 +152,109 @@ def retrieval_score(ranks: list[int | None]) -> RetrievalScore:
 
     mrr = sum(1.0 / r for r in ranks if r is not None) / n
     return RetrievalScore(n, hit_at(1), hit_at(3), hit_at(5), mrr)
+
+
+# --- answer evaluation (the results format of EVAL_FORMAT.md) ---
+
+_CITATION_MARK = re.compile(r"\[\d+\]")
+
+
+def answer_correct(case: EvalCase, answer: Answer) -> bool:
+    """EVAL_FORMAT.md: every keyword present, nothing forbidden; an unanswerable case is correct only when declined."""
+    if not case.answerable:
+        return answer.refused
+    if answer.refused:
+        return False
+    text = _CITATION_MARK.sub(" ", answer.text)  # "[2]" must not satisfy or spoil a bare-number keyword
+    return all(keyword_present(text, k) for k in case.keywords) and not any(
+        _contains(text, f) for f in case.forbid if f.strip()
+    )
+
+
+def cites_evidence(case: EvalCase, answer: Answer) -> bool:
+    """The answer cites at least one passage that holds the case's evidence."""
+    return any(supports(c.chunk, case.evidence) for c in answer.citations)
+
+
+def result_record(answer: Answer, case_id: str = "", correct: bool | None = None) -> dict[str, Any]:
+    """One line of the results file: the answer with its citations and everything retrieved."""
+    return {
+        "id": case_id,
+        "question": answer.question,
+        "lang": answer.lang,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "citations": [
+            {
+                "n": c.n,
+                "chunk_id": c.chunk.id,
+                "source": c.chunk.source,
+                "section": c.chunk.section,
+                "text": c.chunk.text,
+            }
+            for c in answer.citations
+        ],
+        "retrieved": [
+            {"chunk_id": h.chunk.id, "score": h.score, "section": h.chunk.section, "text": h.chunk.text}
+            for h in answer.retrieved
+        ],
+        "latency_ms": answer.latency_ms,
+        "backend": answer.backend,
+        "correct": correct,
+    }
+
+
+def failed_record(case: EvalCase, backend: str) -> dict[str, Any]:
+    """The line for a case whose run raised: counted as wrong, the error goes to the console."""
+    return {
+        "id": case.id,
+        "question": case.question,
+        "lang": case.lang,
+        "answer": "",
+        "refused": False,
+        "citations": [],
+        "retrieved": [],
+        "latency_ms": 0,
+        "backend": backend,
+        "correct": False,
+    }
+
+
+@dataclass
+class AnswerScore:
+    """Answer accuracy of one language: all cases, answerable ones, declines, and cited evidence."""
+
+    n: int = 0
+    correct: int = 0
+    answerable: int = 0
+    answerable_correct: int = 0
+    correct_citing_evidence: int = 0  # correct answerable answers citing a passage that holds the evidence
+    unanswerable: int = 0
+    declined: int = 0
+    ungrounded: int = 0  # answers with a number found in no cited passage
+    latencies: list[int] = field(default_factory=list)
+
+    def add(self, case: EvalCase, answer: Answer | None) -> bool:
+        self.n += 1
+        correct = answer is not None and answer_correct(case, answer)
+        self.correct += correct
+        if case.answerable:
+            self.answerable += 1
+            self.answerable_correct += correct
+            self.correct_citing_evidence += bool(correct and answer is not None and cites_evidence(case, answer))
+        else:
+            self.unanswerable += 1
+            self.declined += correct
+        if answer is not None:
+            self.ungrounded += bool(answer.ungrounded_numbers)
+            self.latencies.append(answer.latency_ms)
+        return correct
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else 0.0
+
+    @property
+    def p50_ms(self) -> int:
+        ordered = sorted(self.latencies)
+        return ordered[len(ordered) // 2] if ordered else 0

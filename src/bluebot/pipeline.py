@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bluebot.chunking import chunk_documents
-from bluebot.config import Settings
+from bluebot.config import BACKENDS, Settings
 from bluebot.embedding import Embedder
-from bluebot.errors import BadQuestionError, LoaderError
+from bluebot.errors import BadQuestionError, ConfigError, GenerationError, LoaderError, ModelError
+from bluebot.generation import (
+    EVIDENCE_FLOORS,
+    Checked,
+    ExtractiveGenerator,
+    Generator,
+    answer_messages,
+    build_passages,
+    check_answer,
+    make_generator,
+    refusal,
+    rewrite_fallback,
+    rewrite_question,
+    weak_evidence,
+)
 from bluebot.loaders import find_files, load_paths, source_name
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
 from bluebot.text import clean_input, detect_lang
-from bluebot.types import Hit, Lang
+from bluebot.types import Answer, Hit, Lang, Turn
 
 
 @dataclass(frozen=True)
@@ -59,12 +73,24 @@ def prepare_question(question: str) -> str:
     return question[:MAX_QUESTION_CHARS]
 
 
+_EXTRACTIVE_NOTICE: dict[Lang, str] = {
+    "zh": "抽取式回答：未使用大模型，直接摘录报告原文。",
+    "en": "Extractive answer: sentences quoted from the report, no language model used.",
+}
+
+
 class Bot:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+    ) -> None:
         self.settings = settings
         self._embedder = embedder
         self._index: Index | None = None
         self._retriever: Retriever | None = None
+        self._injected = generator  # tests: serves every LLM backend ("local", "openai")
+        self._generators: dict[str, Generator] = {}
+        self._extractive = ExtractiveGenerator()
+        self.evidence_floors = EVIDENCE_FLOORS.get(settings.embed_model)
 
     @property
     def embedder(self) -> Embedder:
@@ -138,3 +164,87 @@ class Bot:
     def search(self, question: str, k: int | None = None, lang: Lang | None = None) -> list[Hit]:
         question = prepare_question(question)
         return self.retriever.search(question, k or self.settings.k, lang or detect_lang(question))
+
+    def generator(self, backend: str) -> Generator:
+        """The language model of an LLM backend, created on first use and kept (loading one takes seconds)."""
+        if self._injected is not None:
+            return self._injected
+        if backend not in self._generators:
+            self._generators[backend] = make_generator(backend, self.settings)
+        return self._generators[backend]
+
+    def ask_stream(
+        self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Text deltas as they are generated, then the checked Answer, whose text replaces the streamed one
+        (citations renumbered, units repaired, or an extractive answer when the model failed)."""
+        started = time.perf_counter()
+        cleaned = clean_input(question)
+        question = prepare_question(question)
+        lang = detect_lang(question)
+        backend = backend or self.settings.backend
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        notices = [f"the question was cut to {MAX_QUESTION_CHARS} characters"] if len(cleaned) > len(question) else []
+        llm: Generator | None = None
+        if backend != "extractive":
+            try:
+                llm = self.generator(backend)
+            except (ModelError, GenerationError) as exc:
+                notices.append(str(exc))
+        standalone = question
+        if history:
+            try:
+                standalone = rewrite_question(question, history, lang, llm)
+            except (ModelError, GenerationError) as exc:
+                notices.append(str(exc))
+                llm = None  # the model just failed; do not wait for it a second time
+                standalone = rewrite_fallback(question, history)
+        hits = self.search(standalone, k=k, lang=lang)
+        passages = build_passages(hits, standalone)
+        name = llm.name if llm is not None else "extractive"
+        checked: Checked | None = None
+        if weak_evidence(hits, lang, self.evidence_floors):
+            checked = refusal(lang)
+            yield checked.text
+        elif llm is not None:
+            parts: list[str] = []
+            try:
+                for delta in llm.stream(answer_messages(standalone, lang, passages)):
+                    parts.append(delta)
+                    yield delta
+                checked = check_answer("".join(parts), lang, passages, question=standalone)
+                if checked.note:
+                    notices.append(checked.note)
+                if checked.wrong_language:
+                    notices.append(f"{llm.name} did not answer in {'Chinese' if lang == 'zh' else 'English'}")
+                    checked = None
+            except (ModelError, GenerationError) as exc:
+                notices.append(str(exc))
+        if checked is None:
+            text = self._extractive.answer(standalone, lang, passages)
+            yield text
+            checked = check_answer(text, lang, passages, extractive=True)
+            name = self._extractive.name
+            notices = notices or [_EXTRACTIVE_NOTICE[lang]]
+        yield Answer(
+            question=question,
+            text=checked.text,
+            citations=checked.citations,
+            lang=lang,
+            retrieved=hits,
+            backend=name,
+            refused=checked.refused,
+            standalone_question=standalone,
+            notice="; ".join(notices),
+            ungrounded_numbers=checked.ungrounded,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+        )
+
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
+    ) -> Answer:
+        for part in self.ask_stream(question, history, backend, k):
+            if isinstance(part, Answer):
+                return part
+        raise GenerationError("the answer stream ended without an answer")  # unreachable: ask_stream always ends so

@@ -1,0 +1,76 @@
+"""Answer latency on this machine: time to the first streamed token and to the checked answer, p50/p95.
+
+    .venv/bin/python benchmarks/answers.py [--backend local] [--per-lang 6] [--sets eval/*.jsonl]
+
+Takes every n-th answerable question of each test set (no follow-ups, so every answer is one generation),
+after one warm-up question that loads the models; model load is reported apart. Uses the index of the
+settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+from bluebot.config import Settings
+from bluebot.evaluation import answer_correct, cites_evidence, load_cases
+from bluebot.pipeline import Bot
+from bluebot.types import Answer, EvalCase
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def sample(path: Path, n: int) -> list[EvalCase]:
+    cases = [c for c in load_cases(path) if c.answerable and not c.history]
+    step = max(1, len(cases) // n)
+    return cases[::step][:n]
+
+
+def timed(bot: Bot, case: EvalCase, backend: str) -> tuple[float, float, Answer]:
+    start = time.perf_counter()
+    first = None
+    for part in bot.ask_stream(case.question, backend=backend):
+        if first is None:
+            first = time.perf_counter() - start
+        if isinstance(part, Answer):
+            return first or 0.0, time.perf_counter() - start, part
+    raise RuntimeError("ask_stream ended without an Answer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="local", choices=("local", "openai", "extractive"))
+    parser.add_argument("--per-lang", type=int, default=6, help="questions per test set")
+    parser.add_argument("--sets", nargs="+", default=["eval/report_zh.jsonl", "eval/report_en.jsonl"])
+    args = parser.parse_args()
+    settings = Settings.from_env(backend=args.backend)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    bot = Bot(settings)
+    cases = [c for path in args.sets for c in sample(Path(path), args.per_lang)]
+    t0 = time.perf_counter()
+    _, _, warm = timed(bot, cases[0], args.backend)
+    print(f"warm-up (model load included): {time.perf_counter() - t0:.1f} s, backend {warm.backend}")
+
+    firsts: list[float] = []
+    totals: list[float] = []
+    for case in cases:
+        first, total, answer = timed(bot, case, args.backend)
+        firsts.append(first)
+        totals.append(total)
+        verdict = "correct" if answer_correct(case, answer) else "WRONG"
+        cited = "cites evidence" if cites_evidence(case, answer) else "no evidence cited"
+        print(f"{case.id}: first {first:4.1f} s, total {total:4.1f} s, {verdict}, {cited}: {answer.text[:90]!r}")
+    print(f"\n{len(cases)} questions, backend {args.backend}")
+    for label, values in (("first token", firsts), ("full answer", totals)):
+        print(f"{label:<12} p50 {percentile(values, 0.5):5.2f} s   p95 {percentile(values, 0.95):5.2f} s")
+
+
+if __name__ == "__main__":
+    main()

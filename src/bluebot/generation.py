@@ -1,0 +1,748 @@
+"""Passages -> a cited answer. The Generator protocol and its backends (local transformers model, any
+OpenAI-compatible endpoint, extractive), the prompts, follow-up rewriting, and the checks applied to every
+answer in code: a small model's citations, units and language are never trusted as generated."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bluebot.config import Settings
+from bluebot.errors import GenerationError, ModelError
+from bluebot.numbers import Amount, annotate_english, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.text import detect_lang, keyword_tokens
+from bluebot.types import Citation, Hit, Lang, Turn
+
+if TYPE_CHECKING:
+    from langchain_core.prompts import ChatPromptTemplate
+
+Messages = Sequence[tuple[str, str]]  # (role, content); role is "system", "user" or "assistant"
+
+REFUSAL: dict[Lang, str] = {"zh": "报告中没有找到相关信息。", "en": "The report does not say."}
+
+MAX_NEW_TOKENS = 200
+REWRITE_MAX_TOKENS = 48
+
+
+class Generator(Protocol):
+    """A chat model that streams text. `name` is what Answer.backend reports ("local:<model>")."""
+
+    name: str
+
+    def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]: ...
+
+
+# ---------------------------------------------------------------- passages
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Retrieved hit number n as the model sees it: the chunk trimmed to its lines most relevant to the question."""
+
+    n: int
+    hit: Hit
+    text: str
+
+
+# The prompt budget. MODELS.md measured ~5 s to the first token for a 1,700-token prompt on this machine, and the
+# target is < 4 s, so the model sees at most this many characters of report text (~1 token per Chinese character).
+PASSAGE_CHARS = 320
+TOTAL_CHARS = 1200
+
+_SENTENCE = re.compile(r"(?<=[。！？；!?;])")
+_ASKS_PERCENT = re.compile(r"占比|比例|比重|份额|增速|增长率|百分之|CAGR|share|proportion|percent|rate\b|growth", re.I)
+_ASKS_MONEY = re.compile(
+    r"金额|规模|多少钱|融资|投资额|资本|how much|amount|size|big|large|capital|worth|raise|money", re.I
+)
+_ASKS_COUNT = re.compile(r"多少[起家个支条项]|几[起家个支条项]|多少|how many|number of", re.I)
+
+
+def _pieces(text: str, limit: int = 120) -> list[str]:
+    """Lines, with long prose lines split at sentence ends; table rows stay whole."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) <= limit or " | " in line:
+            out.append(line)
+        else:
+            out.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
+    return out
+
+
+def _weight(token: str) -> float:
+    # Longer Chinese words are more specific ("批复规模" tells more than "规模"); numbers and Latin terms are names.
+    if re.search(r"[\u4e00-\u9fff]", token):
+        return float(min(len(token), 4))
+    return 2.0 if len(token) > 1 else 0.5
+
+
+def _asked_units(question: str) -> set[str]:
+    asked = set()
+    if _ASKS_PERCENT.search(question):
+        asked.add("percent")
+    if _ASKS_MONEY.search(question):
+        asked.update(("CNY", "USD"))
+    if _ASKS_COUNT.search(question):
+        asked.add("count")
+    return asked
+
+
+def relevance(piece: str, question_tokens: set[str], asked: set[str]) -> float:
+    """Token overlap with the question, plus a bonus when the piece holds the kind of number asked for."""
+    tokens = set(keyword_tokens(piece))
+    score = sum(_weight(t) for t in tokens & question_tokens)
+    if asked and any(not a.exempt and a.unit in asked for a in find_amounts(piece)):
+        score += 2.0
+    return score
+
+
+def trim(text: str, question: str, budget: int = PASSAGE_CHARS) -> str:
+    """The passage cut to its most relevant lines, in their original order. A line next to a relevant one
+    shares half its score: the report's infographics put a number and its label on separate lines."""
+    if len(text) <= budget:
+        return text
+    pieces = _pieces(text)
+    q_tokens, asked = set(keyword_tokens(question)), _asked_units(question)
+    own = [relevance(p, q_tokens, asked) for p in pieces]
+    score = [
+        s + 0.5 * max(own[i - 1] if i else 0.0, own[i + 1] if i + 1 < len(own) else 0.0) for i, s in enumerate(own)
+    ]
+    keep: set[int] = set()
+    used = 0
+    for i in sorted(range(len(pieces)), key=lambda i: (-score[i], i)):
+        if used + len(pieces[i]) > budget and keep:
+            continue
+        keep.add(i)
+        used += len(pieces[i]) + 1
+    if any(" | " in p for p in pieces):  # a table row means nothing without its header row
+        keep.add(next(i for i, p in enumerate(pieces) if " | " in p))
+    return "\n".join(pieces[i] for i in sorted(keep))
+
+
+def build_passages(hits: Sequence[Hit], question: str, total: int = TOTAL_CHARS) -> list[Passage]:
+    """Number the hits [1]..[n] and trim them to fit the prompt budget; hits that no longer fit are dropped."""
+    passages: list[Passage] = []
+    used = 0
+    for hit in hits:
+        text = trim(hit.chunk.text, question, min(PASSAGE_CHARS, total - used))
+        if passages and used + len(text) > total:
+            break
+        passages.append(Passage(len(passages) + 1, hit, text))
+        used += len(text)
+    return passages
+
+
+# ---------------------------------------------------------------- prompts
+
+
+_SYSTEM = {
+    "zh": (
+        "你是报告问答助手，只能依据用户给出的编号资料回答，不得使用资料以外的知识。\n"
+        "要求：\n"
+        "1. 用中文回答，一到两句话，直接给出答案。\n"
+        "2. 每句话末尾标注所依据资料的编号，如[1]。\n"
+        "3. 数字和单位照抄资料原文。\n"
+        "4. 资料中没有问题要的信息时，只回答：报告中没有找到相关信息。\n"
+        "示例：\n"
+        "资料：[1] 2023年某市新能源汽车产业投资额为450亿元，同比增长12%。\n"
+        "问题：该市新能源汽车产业投资额是多少？\n"
+        "回答：2023年该市新能源汽车产业投资额为450亿元[1]。"
+    ),
+    "en": (
+        "You answer questions about a Chinese report using only the numbered passages the user gives; "
+        "never use outside knowledge.\n"
+        "Rules:\n"
+        "1. Answer in English, in one or two short sentences.\n"
+        "2. End every sentence with the number of the passage it comes from, like [1].\n"
+        "3. Write every word in English: translate Chinese names and terms (南京 = Nanjing). "
+        "Convert Chinese amounts exactly: 亿 = 100 million, 万亿 = 1 trillion.\n"
+        "4. If the passages do not hold what is asked, reply only: The report does not say.\n"
+        "Example:\n"
+        "Passages: [1] 2023年某市新能源汽车产业投资额为450亿元，同比增长12%。\n"
+        "Question: How much was invested in the city's new-energy vehicle industry?\n"
+        "Answer: The city's new-energy vehicle industry drew 45 billion yuan of investment in 2023 [1]."
+    ),
+}
+_USER = {"zh": "资料：\n{passages}\n\n问题：{question}", "en": "Passages:\n{passages}\n\nQuestion: {question}"}
+
+_REWRITE_SYSTEM = {
+    "zh": "把对话中用户的最后一个问题改写成一个完整、可以单独理解的问题，补全省略和指代的内容。只输出改写后的问题。",
+    "en": (
+        "Rewrite the user's last question as one complete question that can be understood without the "
+        "conversation, filling in what it leaves out or refers back to. Output only the rewritten question."
+    ),
+}
+_REWRITE_USER = {
+    "zh": "对话：\n{conversation}\n\n最后的问题：{question}\n改写后的问题：",
+    "en": "Conversation:\n{conversation}\n\nLast question: {question}\nRewritten question:",
+}
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _template(system: str, user: str) -> ChatPromptTemplate:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    return ChatPromptTemplate.from_messages([("system", system), ("human", user)])
+
+
+def _render(template: ChatPromptTemplate, **values: str) -> list[tuple[str, str]]:
+    return [(_ROLES[m.type], str(m.content)) for m in template.format_messages(**values)]
+
+
+def _section(hit: Hit) -> str:
+    return re.sub(r"^\d+\s+", "", hit.chunk.section)  # "04 杭州市..." -> "杭州市...": the number means nothing here
+
+
+def answer_messages(question: str, lang: Lang, passages: Sequence[Passage]) -> list[tuple[str, str]]:
+    text = "\n".join(
+        f"[{p.n}] （{_section(p.hit)}）{p.text}" if p.hit.chunk.section else f"[{p.n}] {p.text}" for p in passages
+    )
+    return _render(_template(_SYSTEM[lang], _USER[lang]), passages=text, question=question)
+
+
+# ---------------------------------------------------------------- follow-up questions
+
+
+def _conversation(history: Sequence[Turn], lang: Lang) -> str:
+    names = {"zh": {"user": "用户", "assistant": "助手"}, "en": {"user": "User", "assistant": "Assistant"}}[lang]
+    # The last exchange is enough to resolve "it" / "那杭州呢"; older turns only cost prompt time.
+    return "\n".join(f"{names[t.role]}：{t.content[:200]}" for t in history[-2:])
+
+
+def key_terms(text: str) -> list[str]:
+    """The content words of a question as written (case kept), in order: jieba's precise cut, filtered by
+    the keyword index's rules (no stop words, no punctuation) and without lone measure words (家, 个)."""
+    import jieba
+
+    keyword_tokens("")  # initialises jieba quietly
+    terms: list[str] = []
+    for word in jieba.lcut(re.sub(r"(?<=\d),(?=\d{3})", "", text)):
+        word = word.strip()
+        if (len(word) > 1 or word.isdigit()) and word not in terms and keyword_tokens(word):
+            terms.append(word)
+    return terms
+
+
+def rewrite_fallback(question: str, history: Sequence[Turn]) -> str:
+    """No model: put the last user question's key terms that the follow-up lacks in front of it."""
+    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+    have = {t.lower() for t in key_terms(question)}
+    terms = [t for t in key_terms(previous) if t.lower() not in have]
+    if not terms:
+        return question
+    return f"{' '.join(terms)} {question}"
+
+
+def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generator: Generator | None) -> str:
+    """A standalone question for retrieval. Uses the model when there is one; any failure of the model
+    (GenerationError, ModelError) propagates so the caller can fall back for the answer as well."""
+    if not history:
+        return question
+    if generator is None:
+        return rewrite_fallback(question, history)
+    messages = _render(
+        _template(_REWRITE_SYSTEM[lang], _REWRITE_USER[lang]),
+        conversation=_conversation(history, lang),
+        question=question,
+    )
+    reply = "".join(generator.stream(messages, max_tokens=REWRITE_MAX_TOKENS)).strip()
+    reply = re.sub(r"^(改写后的问题|rewritten question|question)\s*[:：]\s*", "", reply.split("\n")[0], flags=re.I)
+    reply = reply.strip(" \"'“”「」")
+    # A rewrite that changed language, vanished or rambled is worse than the deterministic one.
+    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120:
+        return rewrite_fallback(question, history)
+    return reply
+
+
+# ---------------------------------------------------------------- local model
+
+
+class LocalGenerator:
+    """A transformers chat model run in-process on CPU: loaded once, greedy decoding, streamed from a thread."""
+
+    def __init__(self, settings: Settings, max_new_tokens: int = MAX_NEW_TOKENS) -> None:
+        from bluebot.models import resolve_llm_model
+
+        self.path = resolve_llm_model(settings)  # ModelError when the model is not prepared
+        self.name = f"local:{settings.llm_model}"
+        self.threads = settings.threads
+        self.max_new_tokens = max_new_tokens
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._prefixes: dict[str, tuple[Any, Any]] = {}  # system prompt -> (its token ids, its key/value cache)
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one generation at a time: two would halve each other's speed
+
+    def _load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            torch.set_num_threads(self.threads)
+            # bf16 is fast on CPUs with AMX/AVX512-bf16 (MODELS.md); elsewhere bf16 matmuls are emulated and slow.
+            dtype = torch.bfloat16 if _cpu_has_bf16() else torch.float32
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+                self._model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype).eval()
+            except Exception as exc:  # noqa: BLE001 - a corrupt or partial folder fails in many ways; all mean "set up again"
+                raise ModelError(f"cannot load the answer model from {self.path}: {exc}; run `bluebot setup`") from None
+
+    def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
+        self._load()
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        chat = [{"role": role, "content": content} for role, content in messages]
+        inputs = self._tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        extra: dict[str, Any] = {}
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop = threading.Event()
+        failure: list[BaseException] = []
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return stop.is_set()  # the consumer went away: stop spending CPU on an unread answer
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(
+                        **inputs,
+                        streamer=streamer,
+                        max_new_tokens=max_tokens or self.max_new_tokens,
+                        do_sample=False,
+                        stopping_criteria=StoppingCriteriaList([_Stop()]),
+                        pad_token_id=self._tokenizer.eos_token_id,
+                        **extra,
+                    )
+            except Exception as exc:  # noqa: BLE001 - reported to the consumer as GenerationError below
+                failure.append(exc)
+                streamer.end()
+
+        with self._run_lock:
+            if chat and chat[0]["role"] == "system":
+                cache = self._prefix_cache(chat[0]["content"], inputs["input_ids"])
+                if cache is not None:
+                    extra["cache"] = cache
+            worker = threading.Thread(target=run, name="bluebot-generate", daemon=True)
+            worker.start()
+            try:
+                for text in streamer:
+                    if text:
+                        yield text
+            finally:
+                stop.set()
+                worker.join()
+        if failure:
+            raise GenerationError(f"the local model failed while answering: {failure[0]}")
+
+    def _prefix_cache(self, system: str, input_ids: Any) -> Any:
+        """A copy of the key/value cache of the system turn, computed once per system prompt. The system prompt
+        is the same for every question, and skipping its ~150 tokens saves a sixth of the time to first token."""
+        import copy
+
+        import torch
+        from transformers import DynamicCache
+
+        if system not in self._prefixes:
+            text = self._tokenizer.apply_chat_template([{"role": "system", "content": system}], tokenize=False)
+            ids = self._tokenizer(text, return_tensors="pt")["input_ids"]
+            cache = DynamicCache(config=self._model.config)
+            try:
+                with torch.inference_mode():
+                    self._model(ids, cache=cache, use_cache=True)
+            except Exception:  # noqa: BLE001 - the cache only saves time; without it the full prompt is computed
+                return None
+            self._prefixes[system] = (ids, cache)
+        ids, cache = self._prefixes[system]
+        n = ids.shape[1]
+        # Only valid when the prompt really starts with exactly these tokens (a template could merge across turns).
+        if input_ids.shape[1] <= n or not torch.equal(input_ids[0, :n], ids[0]):
+            return None
+        return copy.deepcopy(cache)  # generate() extends the cache it is given; the original stays clean
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read(20000)
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+# ---------------------------------------------------------------- OpenAI-compatible endpoint
+
+
+class OpenAIGenerator:
+    """Any OpenAI-compatible chat endpoint (DeepSeek, Qwen, OpenAI, vLLM, Ollama, llama.cpp server) through
+    langchain's ChatOpenAI. The key is read from the environment at first use and never stored elsewhere."""
+
+    def __init__(self, settings: Settings, timeout: float = 30.0, max_new_tokens: int = MAX_NEW_TOKENS) -> None:
+        self.base_url = settings.llm_base_url
+        self.model = settings.llm_model
+        self.name = f"openai:{settings.llm_model}"
+        self.timeout = timeout
+        self.max_new_tokens = max_new_tokens
+        self._chat: Any = None
+
+    def _client(self) -> Any:
+        if self._chat is None:
+            from langchain_openai import ChatOpenAI
+            from pydantic import SecretStr
+
+            key = os.environ.get("BLUEBOT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+            if not key and not self.base_url:
+                raise ModelError(
+                    "the openai backend needs BLUEBOT_LLM_BASE_URL (a local server) or BLUEBOT_LLM_API_KEY"
+                )
+            self._chat = ChatOpenAI(
+                model=self.model,
+                base_url=self.base_url or None,
+                # Local servers (llama.cpp, Ollama, vLLM) take any key; the client insists on one.
+                api_key=SecretStr(key or "no-key"),
+                timeout=self.timeout,
+                max_retries=1,  # a dead endpoint must fail fast: the extractive fallback is waiting
+                temperature=0,
+                max_tokens=self.max_new_tokens,
+            )
+        return self._chat
+
+    def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
+        import httpx
+        import openai
+
+        chat = self._client()
+        where = self.base_url or "api.openai.com"
+        try:
+            for chunk in chat.stream(list(messages), max_tokens=max_tokens or self.max_new_tokens):
+                text = chunk.content if isinstance(chunk.content, str) else "".join(
+                    part.get("text", "") if isinstance(part, dict) else str(part) for part in chunk.content
+                )
+                if text:
+                    yield text
+        except openai.AuthenticationError:
+            raise GenerationError(f"{where} refused the API key: set BLUEBOT_LLM_API_KEY") from None
+        except openai.APIStatusError as exc:
+            raise GenerationError(f"{where} answered HTTP {exc.status_code} for model {self.model!r}") from None
+        except (openai.APIConnectionError, openai.APITimeoutError, httpx.HTTPError):
+            raise GenerationError(f"cannot reach the LLM endpoint {where}: is the server running?") from None
+        except openai.OpenAIError as exc:
+            raise GenerationError(f"the LLM endpoint {where} failed: {type(exc).__name__}") from None
+
+
+# ---------------------------------------------------------------- extractive
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    n: int  # passage number
+    score: float
+    context: str = ""  # scored with the text, not shown: a table's title for its rows
+
+
+def _table_row(header: list[str], cells: list[str]) -> str:
+    """"优势 | 通用性强 | 低能耗" under "- | GPU | FPGA" -> "优势 — GPU：通用性强；FPGA：低能耗"."""
+    if len(cells) <= 2 or len(header) != len(cells):
+        return "：".join(c for c in cells if c and c != "-")
+    pairs = "；".join(f"{h}：{c}" for h, c in zip(header[1:], cells[1:], strict=True) if c and c != "-")
+    return f"{cells[0]} — {pairs}"
+
+
+_LIST_ITEM = re.compile(r"^(?:[-•·]\s*)?[✓√]\s*|^[-•·]\s+")
+
+
+def _units(text: str) -> list[tuple[str, str]]:
+    """Answerable pieces of a passage, each with the context it is scored with: sentences; table rows with
+    their column names (context: the table's title); short list items joined under their heading; and runs
+    of short lines, the report's infographics ("达 2,442 亿元" / "批复规模"), joined into one statement."""
+    units: list[tuple[str, str]] = []
+    header: list[str] | None = None
+    title = ""
+    run: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if items:
+            heading = run.pop() if run else ""
+            units.append((f"{heading}：{'、'.join(items)}" if heading else "、".join(items), ""))
+            items.clear()
+        if run:
+            units.append((" ".join(run), ""))
+            run.clear()
+
+    for piece in _pieces(text):
+        if " | " in piece:
+            if items:
+                flush()
+            if header is None:
+                title = run.pop() if run else ""  # a table's title is context for its rows, not an answer
+                flush()
+                header = [c.strip() for c in piece.split(" | ")]
+                continue
+            units.append((_table_row(header, [c.strip() for c in piece.split(" | ")]), f"{title} {header[0]}"))
+            continue
+        item = _LIST_ITEM.sub("", piece).strip() if _LIST_ITEM.match(piece) else None
+        if item is not None and len(item) < 30:
+            if item:
+                items.append(item)
+        elif len(piece) < 30 and not piece.endswith(("。", "；", ".")):
+            if items:
+                flush()
+            run.append(piece)
+            if len(run) >= 6:
+                flush()
+        else:
+            flush()
+            units.append((item if item is not None else piece, ""))
+    flush()
+    return [(u, c) for u, c in units if len(u) >= 4]
+
+
+class ExtractiveGenerator:
+    """No model: the passage sentences and table rows that best answer the question, each cited. Instant.
+    Not a chat model, so not a Generator: it needs the passages, not a prompt."""
+
+    name = "extractive"
+    max_units = 3
+    max_chars = 420
+    # A Chinese extract must share at least this share of the question's weighted words, or the passages are
+    # taken not to answer it ("英伟达2024年的营收" shares only "2024年" with the report's sentences).
+    min_coverage = 0.5
+
+    def select(self, question: str, passages: Sequence[Passage]) -> tuple[list[_Unit], float]:
+        """The chosen units, best first, and how much of the question the best one covers (0..1)."""
+        q_tokens, asked = set(keyword_tokens(question)), _asked_units(question)
+        scored = []
+        for p in passages:
+            for text, context in _units(p.hit.chunk.text):
+                holds_number = bool(asked) and any(not a.exempt and a.unit in asked for a in find_amounts(text))
+                # The retrieval rank breaks ties and carries English questions, whose words rarely occur in the text.
+                score = relevance(f"{context} {text}", q_tokens, asked) + 1.0 / p.n
+                scored.append((_Unit(text, p.n, score, context), holds_number))
+        if not scored:
+            return [], 0.0
+        scored.sort(key=lambda x: -x[0].score)
+        best, best_has_number = scored[0]
+        chosen = [best]
+        for unit, holds_number in scored[1:]:
+            if len(chosen) == self.max_units or unit.score < 0.75 * best.score or unit.score <= 1.0:
+                continue
+            if best_has_number and not holds_number:
+                continue  # a number was asked for: a sentence without one is a caption or a heading
+            if sum(len(u.text) for u in chosen) + len(unit.text) <= self.max_chars:
+                chosen.append(unit)
+        total = sum(_weight(t) for t in q_tokens)
+        shared = sum(_weight(t) for t in q_tokens & set(keyword_tokens(f"{best.context} {best.text}")))
+        return chosen, (shared / total if total else 0.0)
+
+    def answer(self, question: str, lang: Lang, passages: Sequence[Passage]) -> str:
+        chosen, coverage = self.select(question, passages)
+        # English questions share almost no words with the Chinese text, so coverage only speaks for Chinese ones.
+        if not chosen or (lang == "zh" and coverage < self.min_coverage):
+            return REFUSAL[lang]
+        if lang == "zh":
+            return "报告原文摘录：\n" + "\n".join(f"- {_add_marker(u.text, u.n, lang)}" for u in chosen)
+        lines = [f"- {_add_marker(annotate_english(u.text), u.n, lang)}" for u in chosen]
+        return "From the report (quoted in the original Chinese):\n" + "\n".join(lines)
+
+
+# ---------------------------------------------------------------- checks applied to every answer
+
+_REFUSAL_SAYS = re.compile(
+    r"没有找到相关|无法回答|无法确定|无法得知|没有相关|资料中没有|资料中并未|资料未|"
+    r"(?:未|没有|并未|并没有|不)(?:在)?[^，。,.]{0,10}?(?:提及|提到|给出|说明|披露|找到|包含|涉及|提供)|"
+    r"does not say|doesn't say|do not say|no information|no mention|no data|cannot be determined|"
+    r"(?:does|do|did)(?: not|n't) (?:mention|contain|provide|specify|give|include|state|say)|"
+    r"(?:is|are|was|were)(?: not|n't) (?:mentioned|provided|specified|stated|given|available|included)",
+    re.I,
+)
+_MARKERS = re.compile(
+    r"[\[【]\s*(?:资料|passage|source|ref\.?)?\s*(\d{1,2}(?:\s*[,，、]\s*(?:资料|passage)?\s*\d{1,2})*)\s*[\]】]",
+    re.I,
+)
+_MARKER = re.compile(r"\[(\d+)\]")
+_SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
+_TRAILING = re.compile(r"[\s。．.！!？?；;，,]*$")
+
+
+@dataclass
+class Checked:
+    """An answer after the checks: text with markers renumbered 1..m, and what was found on the way."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    ungrounded: list[str] = field(default_factory=list)
+    wrong_language: bool = False
+    note: str = ""  # why the checks overrode the model, for Answer.notice
+
+
+def says_refusal(text: str) -> bool:
+    """The model's own "the passages do not say": its first sentence says so."""
+    first = next((s for s in _SENTENCES.findall(strip_markers(text).strip()) if s.strip()), "")
+    return bool(_REFUSAL_SAYS.search(first))
+
+
+def refusal(lang: Lang) -> Checked:
+    return Checked(REFUSAL[lang], refused=True)
+
+
+def _normalise_markers(text: str) -> str:
+    """【1】, [资料1], [1, 2] -> [1], [1][2]."""
+    return _MARKERS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+
+
+def _support(text: str, passage: Passage) -> float:
+    """How well a passage backs a piece of answer text: shared numbers count most, then shared words."""
+    claims = [a for a in find_amounts(strip_markers(text)) if not a.exempt]
+    sources = find_amounts(passage.hit.chunk.text)
+    numbers = sum(1 for c in claims if any(matches(c, s) for s in sources))
+    words = set(keyword_tokens(strip_markers(text))) & set(keyword_tokens(passage.hit.chunk.text))
+    return 3.0 * numbers + sum(_weight(w) for w in words)
+
+
+def _add_marker(sentence: str, n: int, lang: Lang) -> str:
+    """Put [n] after the sentence's last word and before its closing punctuation."""
+    end = _TRAILING.search(sentence)
+    cut = end.start() if end else len(sentence)
+    space = " " if lang == "en" else ""
+    return f"{sentence[:cut]}{space}[{n}]{sentence[cut:]}"
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCES.findall(text) if s]
+
+
+def check_answer(
+    raw: str, lang: Lang, passages: Sequence[Passage], *, question: str = "", extractive: bool = False
+) -> Checked:
+    """Refusal, citations, numbers and language of a generated answer, fixed in code where possible."""
+    text = _normalise_markers(raw.strip())
+    valid = {p.n for p in passages}
+    by_n = {p.n: p for p in passages}
+    text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)  # markers to nowhere
+    if not text or says_refusal(text) or not passages:
+        return refusal(lang)
+    if not extractive and detect_lang(strip_markers(text)) != lang:
+        return Checked(text, wrong_language=True)
+    if lang == "en" and not extractive:
+        text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
+
+    # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
+    # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.)
+    sentences = _sentences(text)
+    for i, sentence in enumerate(sentences):
+        if extractive or _MARKER.search(sentence) or not strip_markers(sentence).strip(" \n。.，,"):
+            continue
+        best = max(passages, key=lambda p: (_support(sentence, p), -p.n))
+        if _support(sentence, best) >= 2.0:
+            sentences[i] = _add_marker(sentence, best.n, lang)
+    text = "".join(sentences)
+
+    # A number found in a passage the sentence does not cite: cite that passage too. Last claim first, so the
+    # markers added to later sentences do not move the offsets of earlier claims.
+    cited = {int(n) for n in _MARKER.findall(text)}
+    for claim in sorted(_ungrounded_in(text, [by_n[n] for n in cited]), key=lambda a: -a.start):
+        holder = next((p for p in passages if any(matches(claim, s) for s in find_amounts(p.hit.chunk.text))), None)
+        if holder is None:
+            continue
+        sentences = _sentences(text)
+        offset = 0
+        for i, sentence in enumerate(sentences):
+            if offset <= claim.start < offset + len(sentence):
+                sentences[i] = _add_marker(sentence, holder.n, lang)
+                break
+            offset += len(sentence)
+        text = "".join(sentences)
+        cited.add(holder.n)
+
+    if not cited:  # nothing cited at all: attach the passage that best supports the whole answer
+        best = max(passages, key=lambda p: (_support(text, p), -p.n))
+        text = _add_marker(text.rstrip(), best.n, lang)
+
+    text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
+    text, citations = _renumber(text, by_n)
+    # A plain number the user wrote ("the three 100-billion-yuan funds") is the user's premise, not a claim.
+    echoed = {a.literal for a in find_amounts(question) if a.bare}
+    claims = [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
+    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claims]
+    if claims and len(missing) == len(claims) and not extractive:
+        # Not one figure of the answer is in the report: the model answered from elsewhere (typically a question
+        # about another year or city than the report covers). Declining is the only answer the report supports.
+        figures = ", ".join(a.text.strip() for a in missing)
+        return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
+    return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:
+    """In a sentence stating figures, a marker whose passage holds none of them is a wrong citation when
+    another marker's passage holds some: the model cited [2] for a number that only [1] has."""
+    claims = [a for a in find_amounts(sentence) if not a.exempt]
+    markers = {int(n) for n in _MARKER.findall(sentence)}
+    if not claims or len(markers) < 2:
+        return sentence
+    holds = {n for n in markers if any(matches(c, s) for c in claims for s in find_amounts(by_n[n].hit.chunk.text))}
+    if not holds:
+        return sentence
+    kept = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in holds else "", sentence)
+    return re.sub(r"(?<=\S)[ \t]+(?=[.,;。，；]|$)|(?<= ) +", "", kept)
+
+
+def _ungrounded_in(text: str, passages: Sequence[Passage]) -> list[Amount]:
+    return ungrounded(text, [p.hit.chunk.text for p in passages])  # find_amounts skips the [n] markers itself
+
+
+def _renumber(text: str, by_n: dict[int, Passage]) -> tuple[str, list[Citation]]:
+    """Cited passages numbered 1..m in order of first mention; repeated adjacent markers collapsed."""
+    order: dict[int, int] = {}
+    for n in _MARKER.findall(text):
+        order.setdefault(int(n), len(order) + 1)
+    text = _MARKER.sub(lambda m: f"[{order[int(m.group(1))]}]", text)
+    text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)
+    return text, [Citation(new, by_n[old].hit.chunk) for old, new in order.items()]
+
+
+# ---------------------------------------------------------------- refusal on weak evidence
+
+# Top-hit dense similarity below which the report is taken not to cover the question, per embedding model
+# and question language. Calibrated with embeddinggemma-300m on eval/report_{zh,en}.jsonl (77 zh / 78 en cases,
+# chunks of 400/80): the lowest top-1 similarity of an answerable case was 0.326 (zh) and 0.278 (en); the
+# unanswerable cases ranged 0.319-0.751 (zh) and 0.252-0.659 (en), because most of them ask about a topic the
+# report covers (another year, another city). Similarity alone therefore only catches questions off the report's
+# subject; the floors sit just below the answerable minimum, and the model's own "not in the passages" (and the
+# checks above) handle the rest. Other embedding models have no floor until calibrated.
+EVIDENCE_FLOORS: dict[str, dict[Lang, float]] = {"google/embeddinggemma-300m": {"zh": 0.30, "en": 0.26}}
+
+
+def weak_evidence(hits: Sequence[Hit], lang: Lang, floors: dict[Lang, float] | None) -> bool:
+    if not hits:
+        return True
+    if not floors:
+        return False
+    top = max((h.similarity for h in hits if h.similarity is not None), default=None)
+    if top is None:
+        return False
+    # Keyword rank is no help here: on this small corpus BM25 matched some passage for every Chinese test
+    # question, answerable or not ("2024", "AI" are everywhere).
+    return top < floors[lang]
+
+
+def make_generator(backend: str, settings: Settings) -> Generator:
+    """The LLM backend by name; "extractive" has no Generator (see ExtractiveGenerator)."""
+    if backend == "local":
+        return LocalGenerator(settings)
+    if backend == "openai":
+        return OpenAIGenerator(settings)
+    raise ModelError(f"backend {backend!r} has no language model")

@@ -1,0 +1,270 @@
+"""Amounts in Chinese and English text: finding them, normalising them, saying them in English, and
+checking that an answer's numbers come from its passages.
+
+Small models copy "850亿元" as "850 billion yuan" (MODELS.md: every model and runtime did), so units are
+never left to the model: every amount is reduced to an exact value (Decimal, no float drift: 38.65亿 is
+3,865,000,000) plus a unit, and compared as such.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+Unit = Literal["CNY", "USD", "percent", "count"]
+
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+# Between a number and its unit the report puts spaces and ** emphasis marks: "近 **850** 亿元".
+_GAP = r"[ \t\u00a0*]*"
+_ZH_SUFFIX = re.compile(
+    _GAP + r"(?P<mag>万亿|千亿|百亿|十亿|亿|千万|百万|十万|万)?" + _GAP + r"(?P<cur>美元|人民币|元)?"
+)
+_EN_SUFFIX = re.compile(
+    _GAP
+    + r"(?P<mag>trillion|billion|million|thousand|tn|bn|mn)?\b"
+    + r"(?:\s*(?P<cur>US\s?dollars|U\.S\.\s?dollars|dollars|USD|yuan|renminbi|RMB|CNY))?\b",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(_GAP + r"(?P<pct>%|％|percent\b|per cent\b|percentage points?\b|个百分点|成(?![本员果立为功]))")
+_PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
+# 过亿元 / 上亿: "over 100 million" written without a digit.
+_OVER_YI = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?")
+
+_ZH_MAG = {
+    "万亿": Decimal(10) ** 12,
+    "千亿": Decimal(10) ** 11,
+    "百亿": Decimal(10) ** 10,
+    "十亿": Decimal(10) ** 9,
+    "亿": Decimal(10) ** 8,
+    "千万": Decimal(10) ** 7,
+    "百万": Decimal(10) ** 6,
+    "十万": Decimal(10) ** 5,
+    "万": Decimal(10) ** 4,
+}
+_EN_MAG = {
+    "trillion": Decimal(10) ** 12,
+    "tn": Decimal(10) ** 12,
+    "billion": Decimal(10) ** 9,
+    "bn": Decimal(10) ** 9,
+    "million": Decimal(10) ** 6,
+    "mn": Decimal(10) ** 6,
+    "thousand": Decimal(10) ** 3,
+}
+_CURRENCY: dict[str, Unit] = {
+    "元": "CNY",
+    "人民币": "CNY",
+    "yuan": "CNY",
+    "renminbi": "CNY",
+    "rmb": "CNY",
+    "cny": "CNY",
+    "¥": "CNY",
+    "￥": "CNY",
+    "美元": "USD",
+    "usdollars": "USD",
+    "u.s.dollars": "USD",
+    "dollars": "USD",
+    "usd": "USD",
+    "us$": "USD",
+    "$": "USD",
+}
+
+# Plain integers up to this size are ordinals and list counts ("Top5", "4方面", "two documents"); checking them
+# would flag every "5大工程". Anything with a unit or magnitude is always checked, whatever its size.
+SMALL_EXEMPT = 10
+_MARKER = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A number found in text, with its normalised value: 850亿元 -> value 85000000000, unit CNY."""
+
+    text: str  # as written, prefix and unit included: "近 850 亿元" -> "850 亿元"
+    start: int
+    end: int
+    literal: Decimal  # the digits as written: 850 for 850亿
+    value: Decimal  # literal x magnitude (x10 for 成)
+    unit: Unit
+    magnitude: Decimal = Decimal(1)  # 10**8 for 亿, 10**9 for billion, 10 for 成 (tenths, as percent)
+    year: bool = False  # 2024, 2024年: a date, not a quantity
+
+    @property
+    def scaled(self) -> bool:
+        return self.magnitude != 1
+
+    @property
+    def bare(self) -> bool:
+        """Written without unit or magnitude: only its digits can be compared."""
+        return not self.scaled and self.unit == "count"
+
+    @property
+    def exempt(self) -> bool:
+        """Years and small bare integers are not claims to check (see SMALL_EXEMPT)."""
+        return self.year or (self.bare and self.literal == self.literal.to_integral() and self.literal <= SMALL_EXEMPT)
+
+
+def _decimal(digits: str) -> Decimal:
+    return Decimal(digits.replace(",", ""))
+
+
+def find_amounts(text: str) -> list[Amount]:
+    """Every number in text with its unit. Numbers glued to Latin letters (Q2, R1, 3D, Top5) are names,
+    and citation markers [n] are references; neither is returned."""
+    found: list[Amount] = []
+    for m in _NUMBER.finditer(text):
+        start, end = m.start(), m.end()
+        before = text[start - 1] if start else ""
+        after = text[end] if end < len(text) else ""
+        if before and before.isascii() and (before.isalnum() or before in "._"):
+            continue  # Q2, R1, Top5, v2: part of a name
+        if after.isascii() and after.isalpha() and not _glued_magnitude(text, end):
+            continue  # 3D, 2024Q2, 2027E: part of a name; 85bn is an amount
+        if before == "[" and after == "]":
+            continue
+        found.append(_amount_at(text, m.group(), start, end))
+    for m in _OVER_YI.finditer(text):
+        if m.start() > 0 and text[m.start() - 1].isdigit():
+            continue
+        unit: Unit = _CURRENCY[m.group("cur")] if m.group("cur") else "count"
+        found.append(Amount(m.group(), m.start(), m.end(), Decimal(1), _ZH_MAG["亿"], unit, _ZH_MAG["亿"]))
+    found.sort(key=lambda a: a.start)
+    return found
+
+
+def _glued_magnitude(text: str, end: int) -> bool:
+    en = _EN_SUFFIX.match(text, end)
+    return en is not None and en.start("mag") == end
+
+
+def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
+    literal = _decimal(digits)
+    prefix = _PREFIX.search(text[max(0, start - 5) : start])
+    unit: Unit = _CURRENCY[prefix.group("cur").lower()] if prefix else "count"
+    span_start = start - len(prefix.group()) if prefix else start
+    magnitude = Decimal(1)
+    span_end = end
+    if (p := _PERCENT.match(text, end)) and p.group("pct"):
+        tenths = Decimal(10) if p.group("pct") == "成" else Decimal(1)  # 7成 = 70%
+        return Amount(text[span_start : p.end()], span_start, p.end(), literal, literal * tenths, "percent", tenths)
+    zh = _ZH_SUFFIX.match(text, end)
+    en = _EN_SUFFIX.match(text, end)
+    if zh and (zh.group("mag") or zh.group("cur")):
+        if zh.group("mag"):
+            magnitude = _ZH_MAG[zh.group("mag")]
+        if zh.group("cur"):
+            unit = _CURRENCY[zh.group("cur")]
+        span_end = zh.end()
+    elif en and (en.group("mag") or en.group("cur")):
+        if en.group("mag"):
+            magnitude = _EN_MAG[en.group("mag").lower()]
+        if en.group("cur"):
+            unit = _CURRENCY[re.sub(r"\s", "", en.group("cur")).lower()]
+        span_end = en.end()
+    # A year: four digits 1900-2100 as written (no separator, unit or magnitude): 2024, 2024年, 2023—2033.
+    year = unit == "count" and magnitude == 1 and re.fullmatch(r"(19|20)\d\d|2100", digits) is not None
+    return Amount(text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year)
+
+
+# ---------------------------------------------------------------- English rendering
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal without exponent or trailing zeros, thousands separated: 1156 -> "1,156", 3.8650 -> "3.865"."""
+    text = format(value.normalize(), "f")
+    whole, _, frac = text.partition(".")
+    whole = f"{int(whole):,}"
+    return f"{whole}.{frac}" if frac else whole
+
+
+_SCALES = ((Decimal(10) ** 12, "trillion"), (Decimal(10) ** 9, "billion"), (Decimal(10) ** 6, "million"))
+
+
+def english(amount: Amount) -> str:
+    """The amount in English: 850亿元 -> "85 billion yuan", 821亿美元 -> "82.1 billion US dollars",
+    1万亿 -> "1 trillion", 7成 -> "70%", 1,156 -> "1,156"."""
+    if amount.unit == "percent":
+        return f"{_plain(amount.value)}%"
+    words = _plain(amount.value)
+    for scale, word in _SCALES:
+        if amount.value >= scale:
+            words = f"{_plain(amount.value / scale)} {word}"
+            break
+    suffix = {"CNY": " yuan", "USD": " US dollars"}.get(amount.unit, "")
+    return words + suffix
+
+
+# ---------------------------------------------------------------- grounding
+
+
+def _tolerance(amount: Amount) -> Decimal:
+    """Half a unit of the last digit written: "3.0 billion" is any value that rounds to it (3.002 billion)."""
+    exponent = amount.literal.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return (Decimal(10) ** exponent) * amount.magnitude / 2
+
+
+def _compatible(a: Unit, b: Unit) -> bool:
+    if "percent" in (a, b):
+        return a == b
+    return a == b or "count" in (a, b)  # "85 billion" leaves the currency implicit
+
+
+def matches(claim: Amount, source: Amount) -> bool:
+    """Does a number in a passage support a number in an answer?"""
+    if claim.bare:
+        # Without unit or magnitude only the digits can be compared: "850" matches "850亿元".
+        return claim.literal == source.literal or claim.value == source.value
+    if not _compatible(claim.unit, source.unit):
+        return False
+    return abs(claim.value - source.value) <= _tolerance(claim)
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub(" ", text)
+
+
+def ungrounded(answer: str, passages: Iterable[str]) -> list[Amount]:
+    """Numbers of the answer that no passage supports (years, markers and small counts excepted)."""
+    sources = [a for p in passages for a in find_amounts(p)]
+    return [a for a in find_amounts(answer) if not a.exempt and not any(matches(a, s) for s in sources)]
+
+
+def _significant(value: Decimal) -> str:
+    """The significant digits: 850, 85 and 8.5 all give "85"; a power-of-ten slip keeps them."""
+    digits = "".join(str(d) for d in value.normalize().as_tuple().digits)
+    return digits.strip("0") or "0"
+
+
+def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amount]]:
+    """Rewrite amounts that are a power of ten off a passage amount with the same digits ("850 billion yuan"
+    for 850亿元 becomes "85 billion yuan"); return the new text and the numbers still ungrounded."""
+    sources = [a for p in passages for a in find_amounts(p) if a.scaled or a.unit in ("CNY", "USD")]
+    edits: list[tuple[Amount, Amount]] = []
+    for claim in ungrounded(answer, passages):
+        if not (claim.scaled or claim.unit in ("CNY", "USD")):
+            continue
+        candidates = [s for s in sources if _significant(s.literal) == _significant(claim.literal)]
+        same_unit = [s for s in candidates if _compatible(claim.unit, s.unit)]
+        candidates = same_unit or candidates
+        # Only an unambiguous slip is repaired; two different passage amounts with the same digits stay flagged.
+        if len({(s.value, s.unit) for s in candidates}) == 1:
+            edits.append((claim, candidates[0]))
+    for claim, source in sorted(edits, key=lambda e: -e[0].start):
+        answer = answer[: claim.start] + english(source) + answer[claim.end :]
+    return answer, ungrounded(answer, passages)
+
+
+def annotate_english(text: str) -> str:
+    """Add the English reading after each Chinese amount: "近850亿元" -> "近850亿元 (85 billion yuan)"."""
+    out, last = [], 0
+    for amount in find_amounts(text):
+        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text):
+            continue
+        out.append(text[last : amount.end])
+        out.append(f" ({english(amount)})")
+        last = amount.end
+    out.append(text[last:])
+    return "".join(out)

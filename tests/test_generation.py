@@ -1,0 +1,328 @@
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bluebot.config import Settings
+from bluebot.embedding import HashingEmbedder
+from bluebot.errors import BadQuestionError, GenerationError
+from bluebot.generation import (
+    REFUSAL,
+    ExtractiveGenerator,
+    Messages,
+    OpenAIGenerator,
+    Passage,
+    build_passages,
+    check_answer,
+    rewrite_fallback,
+    trim,
+    weak_evidence,
+)
+from bluebot.pipeline import Bot
+from bluebot.types import Answer, Chunk, Hit, Turn
+
+TOTAL = "2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。"
+HANGZHOU = "2024年，杭州AI产业领域获投的企业有54家，披露融资规模过亿的企业有14家。"
+CHIPS = "AI芯片主要技术路线对比\n- | GPU | FPGA\n优势 | 通用性强 | 可编程\n劣势 | 功耗高 | 价格较高"
+
+
+class FakeGenerator:
+    """Replies from a queue, streamed a few characters at a time; every prompt is kept (STYLE.md)."""
+
+    def __init__(self, replies: Iterable[str | Exception], name: str = "local:fake") -> None:
+        self.replies: deque[str | Exception] = deque(replies)
+        self.calls: list[list[tuple[str, str]]] = []
+        self.name = name
+
+    def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
+        self.calls.append(list(messages))
+        reply = self.replies.popleft()
+        if isinstance(reply, Exception):
+            raise reply
+        for i in range(0, len(reply), 4):
+            yield reply[i : i + 4]
+
+
+def passages(*texts: str) -> list[Passage]:
+    chunks = [Chunk(f"c{i}", t, "corpus/report.txt", f"section {i}", i, "zh") for i, t in enumerate(texts)]
+    return [Passage(i + 1, Hit(c, 1.0 / (i + 1), i + 1, None, 0.5), c.text) for i, c in enumerate(chunks)]
+
+
+def make_bot(settings: Settings, replies: Iterable[str | Exception] = ()) -> tuple[Bot, FakeGenerator]:
+    fake = FakeGenerator(replies)
+    bot = Bot(settings, embedder=HashingEmbedder(), generator=fake)
+    bot.ingest()
+    return bot, fake
+
+
+# ---------------------------------------------------------------- citations
+
+
+def test_markers_to_nowhere_are_removed_and_the_rest_renumbered() -> None:
+    ps = passages(HANGZHOU, TOTAL)
+    checked = check_answer("2024年共有投资案例1,156起[2][7]。杭州获投企业54家[1]。", "zh", ps)
+    assert checked.text == "2024年共有投资案例1,156起[1]。杭州获投企业54家[2]。"
+    assert [(c.n, c.chunk.text) for c in checked.citations] == [(1, TOTAL), (2, HANGZHOU)]
+    assert checked.ungrounded == []
+
+
+def test_answer_without_citation_gets_the_best_supporting_passage() -> None:
+    checked = check_answer("杭州获投的AI企业有54家。", "zh", passages(TOTAL, HANGZHOU))
+    assert checked.text == "杭州获投的AI企业有54家[1]。"
+    assert [c.chunk.text for c in checked.citations] == [HANGZHOU]
+
+
+def test_marker_spellings_are_normalised() -> None:
+    checked = check_answer("共有投资案例1,156起【2】，杭州有54家[资料1, 2]。", "zh", passages(HANGZHOU, TOTAL))
+    assert checked.text == "共有投资案例1,156起[1]，杭州有54家[2][1]。"
+    assert len(checked.citations) == 2
+
+
+def test_a_number_from_an_uncited_passage_cites_it() -> None:
+    checked = check_answer("全国共有投资案例1,156起，杭州获投企业54家[1]。", "zh", passages(HANGZHOU, TOTAL))
+    assert {c.chunk.text for c in checked.citations} == {HANGZHOU, TOTAL}
+    assert checked.ungrounded == []
+
+
+def test_a_citation_holding_none_of_the_figures_is_dropped() -> None:
+    top5 = TOTAL + "Top5地区：合计投资案例975起"
+    checked = check_answer("Top5地区合计投资案例975起[1]。", "zh", passages(HANGZHOU, top5))
+    assert checked.text == "Top5地区合计投资案例975起[1]。"  # [1] (Hangzhou) replaced by the passage with 975
+    assert [c.chunk.text for c in checked.citations] == [top5]
+    checked = check_answer("There were 1,156 deals [1] [2].", "en", passages(HANGZHOU, TOTAL))
+    assert checked.text == "There were 1,156 deals [1]." and checked.citations[0].chunk.text == TOTAL
+
+
+def test_english_units_are_repaired_and_checked() -> None:
+    checked = check_answer("China's AI sector drew nearly 850 billion yuan [1].", "en", passages(TOTAL))
+    assert checked.text == "China's AI sector drew nearly 85 billion yuan [1]."
+    assert checked.ungrounded == []
+
+
+def test_ungrounded_numbers_are_listed() -> None:
+    checked = check_answer("2024年共有投资案例1,156起，占比12.5%，金额900亿元[1]。", "zh", passages(TOTAL))
+    assert checked.ungrounded == ["12.5%", "900亿元"] and not checked.refused
+    assert not check_answer("About 1,156 deals and 85 billion yuan [1].", "en", passages(TOTAL)).ungrounded
+
+
+def test_an_answer_whose_every_figure_is_invented_is_declined() -> None:
+    checked = check_answer("2024年北京AI产业领域的投资金额为100亿元[1]。", "zh", passages(TOTAL))
+    assert checked.refused and checked.text == REFUSAL["zh"] and "100亿元" in checked.note
+
+
+def test_plain_numbers_from_the_question_are_not_claims() -> None:
+    question = "How much had Hangzhou's three 100-billion-yuan parent funds approved?"
+    checked = check_answer("The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL),
+                           question=question)
+    assert checked.ungrounded == [] and not checked.refused
+
+
+# ---------------------------------------------------------------- refusal and language
+
+
+@pytest.mark.parametrize(
+    ("reply", "lang"),
+    [("资料中未提及2023年的投资数据。", "zh"), ("报告中没有找到相关信息。", "zh"),
+     ("The passages do not mention 2023 figures [1].", "en"), ("The report does not say.", "en")],
+)
+def test_the_model_saying_the_passages_lack_it_is_a_refusal(reply: str, lang: str) -> None:
+    checked = check_answer(reply, lang, passages(TOTAL))  # type: ignore[arg-type]
+    assert checked.refused and checked.text == REFUSAL[lang]  # type: ignore[index]
+    assert checked.citations == []
+
+
+def test_an_answer_in_the_wrong_language_is_flagged() -> None:
+    assert check_answer("2024年共有投资案例1,156起[1]。", "en", passages(TOTAL)).wrong_language
+    assert check_answer("There were 1,156 deals [1].", "zh", passages(TOTAL)).wrong_language
+    assert not check_answer("There were 1,156 deals [1].", "en", passages(TOTAL)).wrong_language
+
+
+def test_weak_evidence() -> None:
+    hits = [p.hit for p in passages(TOTAL)]  # similarity 0.5
+    assert weak_evidence(hits, "zh", {"zh": 0.6, "en": 0.6})
+    assert not weak_evidence(hits, "zh", {"zh": 0.4, "en": 0.4})
+    assert not weak_evidence(hits, "zh", None)  # an uncalibrated embedding model has no floor
+    assert weak_evidence([], "en", None)
+
+
+# ---------------------------------------------------------------- passages and extracts
+
+
+def test_trim_keeps_the_relevant_lines_and_the_table_header() -> None:
+    text = "\n".join(["无关的第一行内容" * 3, "投资地域", "Top5地区：合计投资案例975起，占比84.3%。", "其他内容" * 8])
+    assert "975起" in trim(text, "Top5地区合计有多少起案例？", budget=60)
+    table = trim(CHIPS + "\n" + "应用场景 | 并行计算 | 专用场景" * 3, "FPGA的劣势是什么", budget=60)
+    assert "- | GPU | FPGA" in table and "价格较高" in table
+
+
+def test_passages_fit_the_prompt_budget() -> None:
+    hits = [p.hit for p in passages(TOTAL * 10, HANGZHOU * 10, CHIPS * 10)]
+    built = build_passages(hits, "杭州获投企业有多少家", total=500)
+    assert [p.n for p in built] == list(range(1, len(built) + 1))
+    assert sum(len(p.text) for p in built) <= 500
+
+
+def test_extractive_answer_cites_and_translates_amounts() -> None:
+    extractive = ExtractiveGenerator()
+    zh = extractive.answer("2024年中国AI产业领域共有多少起投资案例？", "zh", passages(HANGZHOU, TOTAL))
+    assert "1,156" in zh and zh.endswith("[2]。")
+    en = extractive.answer("How much was invested in China's AI sector in 2024?", "en", passages(TOTAL))
+    assert "(85 billion yuan) [1]" in en and en.startswith("From the report")
+    row = extractive.answer("FPGA芯片的劣势是什么？", "zh", passages(CHIPS))
+    assert "劣势 — GPU：功耗高；FPGA：价格较高[1]" in row
+    assert extractive.answer("英伟达的营收是多少？", "zh", passages(TOTAL, CHIPS)) == REFUSAL["zh"]
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def test_ask_stream_yields_deltas_then_the_answer(settings: Settings) -> None:
+    reply = "2024年中国AI产业领域共有投资案例1,156起[1]。"
+    bot, fake = make_bot(settings, [reply])
+    parts = list(bot.ask_stream("2024年中国AI产业领域共有多少起投资案例？", backend="local"))
+    *deltas, answer = parts
+    assert len(deltas) > 1 and all(isinstance(d, str) for d in deltas) and "".join(deltas) == reply  # type: ignore[arg-type]
+    assert isinstance(answer, Answer)
+    assert answer.text.startswith(reply[:-1]) and answer.backend == "local:fake" and not answer.refused
+    assert any("1,156" in c.chunk.text for c in answer.citations)  # added by the checks if [1] lacks it
+    assert answer.retrieved and answer.standalone_question == answer.question
+    assert answer.latency_ms >= 0 and answer.notice == "" and answer.ungrounded_numbers == []
+    system, user = fake.calls[0]
+    assert system[0] == "system" and "[1]" in user[1] and "问题：2024年" in user[1]
+
+
+def test_the_final_text_is_the_checked_one(settings: Settings) -> None:
+    bot, _ = make_bot(settings, ["共有投资案例1,156起。"])
+    parts = list(bot.ask_stream("2024年中国AI产业领域共有多少起投资案例？", backend="local"))
+    assert "".join(p for p in parts if isinstance(p, str)) == "共有投资案例1,156起。"
+    assert parts[-1].text == "共有投资案例1,156起[1]。"  # type: ignore[union-attr]
+
+
+def test_english_question_gets_english_units(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["Disclosed investment reached nearly 850 billion yuan [1]."])
+    answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    assert answer.lang == "en" and "85 billion yuan" in answer.text and "850 billion" not in answer.text
+    assert fake.calls[0][1][1].startswith("Passages:")
+
+
+def test_weak_evidence_refuses_without_asking_the_model(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["should not be used"])
+    bot.evidence_floors = {"zh": 1.01, "en": 1.01}
+    answer = bot.ask("2024年北京的AI投资金额是多少？", backend="local")
+    assert answer.refused and answer.text == REFUSAL["zh"] and answer.citations == []
+    assert fake.calls == []
+
+
+def test_model_refusal_becomes_the_fixed_sentence(settings: Settings) -> None:
+    bot, _ = make_bot(settings, ["The passages do not mention Beijing."])
+    answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
+    assert answer.refused and answer.text == "The report does not say."
+
+
+def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -> None:
+    bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。"])
+    answer = bot.ask("How many AI investment deals were there in China in 2024?", backend="local")
+    assert answer.backend == "extractive" and "did not answer in English" in answer.notice
+    assert answer.text.startswith("From the report") and answer.citations
+
+
+def test_follow_up_is_rewritten_by_the_model(settings: Settings) -> None:
+    rewritten = "2024年杭州AI产业领域获投的企业有多少家？"
+    bot, fake = make_bot(settings, [rewritten, "2024年杭州AI产业领域获投的企业有54家[1]。"])
+    history = [Turn("user", "2024年全国AI产业领域有多少起投资案例？"), Turn("assistant", "共有投资案例1,156起[1]。")]
+    answer = bot.ask("那杭州呢？", history=history, backend="local")
+    assert answer.standalone_question == rewritten and answer.question == "那杭州呢？"
+    assert "2024年全国AI产业领域有多少起投资案例" in fake.calls[0][1][1]  # the rewrite saw the conversation
+    assert rewritten in fake.calls[1][1][1]  # the answer prompt got the standalone question
+    assert "54家" in answer.citations[0].chunk.text
+
+
+def test_a_bad_rewrite_is_replaced_by_the_deterministic_one(settings: Settings) -> None:
+    bot, _ = make_bot(settings, ["Sure! Here is the question you wanted.", "杭州获投企业有54家[1]。"])
+    history = [Turn("user", "2024年AI产业领域获投企业有多少家？"), Turn("assistant", "……")]
+    answer = bot.ask("那杭州呢？", history=history, backend="local")
+    assert answer.standalone_question.endswith("那杭州呢？") and "获投" in answer.standalone_question
+
+
+def test_follow_up_without_a_model_keeps_the_previous_terms(bot: Bot) -> None:
+    assert rewrite_fallback("那它的劣势呢？", [Turn("user", "GPU芯片有什么优势？")]) == "GPU 芯片 优势 那它的劣势呢？"
+    assert rewrite_fallback("And their weaknesses?", [Turn("user", "What are the strengths of FPGAs?")]) == (
+        "strengths FPGAs And their weaknesses?"
+    )
+    history = [Turn("user", "2024年AI产业领域获投企业有多少家？"), Turn("assistant", "……")]
+    answer = bot.ask("那杭州呢？", history=history)
+    assert answer.backend == "extractive" and "获投" in answer.standalone_question
+    assert "54家" in answer.text
+
+
+def test_endpoint_down_falls_back_to_extractive(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BLUEBOT_LLM_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # port 9 (discard) on loopback: nothing listens, the connection is refused at once
+    bot = Bot(settings.with_(backend="openai", llm_base_url="http://127.0.0.1:9/v1"), embedder=HashingEmbedder())
+    bot.ingest()
+    started = time.perf_counter()
+    answer = bot.ask("2024年中国AI产业领域共有多少起投资案例？")
+    assert time.perf_counter() - started < 20
+    assert answer.backend == "extractive" and "cannot reach the LLM endpoint http://127.0.0.1:9/v1" in answer.notice
+    assert "1,156" in answer.text and answer.citations
+
+
+def test_missing_local_model_falls_back_to_extractive(settings: Settings, tmp_path: Path) -> None:
+    bot = Bot(settings.with_(backend="local", llm_model=str(tmp_path / "no-model")), embedder=HashingEmbedder())
+    bot.ingest()
+    answer = bot.ask("How many AI deals were there in China in 2024?")
+    assert answer.backend == "extractive" and "no-model" in answer.notice and "bluebot setup" in answer.notice
+    assert "1,156" in answer.text
+
+
+def test_generation_failure_mid_answer_falls_back(settings: Settings) -> None:
+    bot, _ = make_bot(settings, [GenerationError("the local model failed while answering: out of memory")])
+    answer = bot.ask("2024年中国AI产业领域共有多少起投资案例？", backend="local")
+    assert answer.backend == "extractive" and "out of memory" in answer.notice and "1,156" in answer.text
+
+
+def test_extractive_backend_is_labelled(bot: Bot) -> None:
+    answer = bot.ask("How much AI investment was disclosed in China in 2024?")
+    assert answer.backend == "extractive" and "no language model" in answer.notice
+    assert "85 billion yuan" in answer.text and answer.citations
+    assert answer.ungrounded_numbers == []
+
+
+def test_generators_are_created_once(settings: Settings) -> None:
+    bot = Bot(settings.with_(llm_base_url="http://127.0.0.1:9/v1"), embedder=HashingEmbedder())
+    first = bot.generator("openai")
+    assert isinstance(first, OpenAIGenerator) and bot.generator("openai") is first
+
+
+def test_empty_question(bot: Bot) -> None:
+    with pytest.raises(BadQuestionError, match="empty"):
+        bot.ask("  \u200b ")
+
+
+# ---------------------------------------------------------------- the real model on the real report
+
+
+@pytest.mark.slow
+def test_local_model_answers_the_report(tmp_path: Path) -> None:
+    from tests.conftest import REPORT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / REPORT.name).write_bytes(REPORT.read_bytes())
+    bot = Bot(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", backend="local"))
+    bot.ingest()
+
+    zh = bot.ask("2024年中国AI产业领域一共发生了多少起投资案例？")
+    assert zh.backend.startswith("local:") and not zh.refused
+    assert "1,156" in zh.text or "1156" in zh.text
+    assert any("1,156" in c.chunk.text for c in zh.citations)
+
+    en = bot.ask("What was the total disclosed investment amount in China's AI industry in 2024?")
+    assert en.backend.startswith("local:") and en.lang == "en" and not en.refused
+    assert "85 billion" in en.text and "850 billion" not in en.text
+    assert any("850" in c.chunk.text for c in en.citations)

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bluebot.numbers import annotate_english, english, find_amounts, repair_english, ungrounded
+
+PASSAGE = (
+    "根据清科创业私募通数据统计，2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。\n"
+    "Top5地区：合计投资案例975起，占比**84.3%**；合计投资金额744.3亿元，占比**87.8%**。\n"
+    "2024年AI领域投资轮次偏早期，A轮及A轮之前投资案例数占比近**7成**；A轮、B轮的平均投资金额均过亿元。"
+)
+
+
+def only(text: str):  # type: ignore[no-untyped-def]
+    found = [a for a in find_amounts(text) if not a.exempt]
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "english_text"),
+    [
+        ("850亿元", "85 billion yuan"),
+        ("近 **850** 亿元", "85 billion yuan"),
+        ("821亿美元", "82.1 billion US dollars"),
+        ("2033年 821 亿美元", "82.1 billion US dollars"),
+        ("1万亿", "1 trillion"),
+        ("近1万亿元", "1 trillion yuan"),
+        ("达 **2,442** 亿元", "244.2 billion yuan"),
+        ("38.65亿元", "3.865 billion yuan"),
+        ("总规模**30.02亿元**", "3.002 billion yuan"),
+        ("5,000 亿美元", "500 billion US dollars"),
+        ("5万元", "50,000 yuan"),
+        ("占比**84.3%**", "84.3%"),
+        ("近7成", "70%"),
+        ("均过亿元", "100 million yuan"),
+        ("共有投资案例 1,156 起", "1,156"),
+    ],
+)
+def test_chinese_amounts_in_english(text: str, english_text: str) -> None:
+    assert english(only(text)) == english_text
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("85 billion yuan", Decimal("85e9"), "CNY"),
+        ("RMB 3.0bn", Decimal("3e9"), "CNY"),
+        ("$82.1 billion", Decimal("82.1e9"), "USD"),
+        ("82.1 billion US dollars", Decimal("82.1e9"), "USD"),
+        ("1 trillion", Decimal("1e12"), "count"),
+        ("84.3 percent", Decimal("84.3"), "percent"),
+        ("100 million yuan", Decimal("1e8"), "CNY"),
+        ("1,156 deals", Decimal(1156), "count"),
+    ],
+)
+def test_english_amounts(text: str, value: Decimal, unit: str) -> None:
+    amount = only(text)
+    assert (amount.value, amount.unit) == (value, unit)
+
+
+def test_years_markers_names_and_small_counts_are_not_claims() -> None:
+    text = "In 2024 [1], 2024年Q2 Top5 DeepSeek-R1 3D 5大工程 2023—2033 [12]"
+    assert [a for a in find_amounts(text) if not a.exempt] == []
+
+
+def test_chinese_answer_grounding() -> None:
+    assert ungrounded("2024年共有投资案例1,156起，披露总投资金额近850亿元[1]。", [PASSAGE]) == []
+    assert [a.text for a in ungrounded("披露总投资金额近900亿元[1]。", [PASSAGE])] == ["900亿元"]
+    assert ungrounded("A轮及以前的案例占比近7成，平均投资金额过亿元。", [PASSAGE]) == []
+
+
+def test_english_answer_grounding_after_unit_normalisation() -> None:
+    assert ungrounded("Nearly 85 billion yuan across 1,156 deals [1].", [PASSAGE]) == []
+    assert ungrounded("The top five took 74.43 billion yuan, 87.8 percent of the total.", [PASSAGE]) == []
+    text = "About 70% of deals were Series A or earlier; rounds averaged over 100 million yuan."
+    assert ungrounded(text, [PASSAGE]) == []
+    assert [a.text for a in ungrounded("It was 850 billion yuan.", [PASSAGE])] == ["850 billion yuan"]
+
+
+def test_percent_is_not_a_count_and_currencies_do_not_mix() -> None:
+    assert ungrounded("84.3 billion yuan", [PASSAGE])  # 84.3% is a share, not an amount
+    assert ungrounded("85 billion US dollars", [PASSAGE])  # 850亿元 is yuan
+
+
+def test_rounded_numbers_are_grounded_at_their_precision() -> None:
+    assert ungrounded("about 3.0 billion yuan", ["总规模30.02亿元"]) == []
+    assert ungrounded("about 3.1 billion yuan", ["总规模30.02亿元"])
+
+
+def test_wan_and_wanyi() -> None:
+    assert ungrounded("50,000 yuan", ["补贴5万元"]) == []
+    assert ungrounded("nearly 1 trillion yuan", ["将吸引带动地方、社会资本近1万亿元"]) == []
+    assert ungrounded("nearly 1,000 billion yuan", ["近1万亿元"]) == []  # the same value, awkwardly put
+    assert ungrounded("nearly 10,000 billion yuan", ["近1万亿元"])  # the slip the test sets forbid
+
+
+def test_repair_fixes_the_power_of_ten_slip() -> None:
+    text, left = repair_english("China's AI sector drew nearly 850 billion yuan in 2024 [1].", [PASSAGE])
+    assert text == "China's AI sector drew nearly 85 billion yuan in 2024 [1]."
+    assert left == []
+    text, left = repair_english("The top five regions got RMB 744.3 billion and 8.5 billion [1].", [PASSAGE])
+    assert "74.43 billion yuan" in text and "85 billion yuan" in text
+    assert left == []
+
+
+def test_repair_keeps_what_it_cannot_fix() -> None:
+    text, left = repair_english("It was 123 billion yuan [1].", [PASSAGE])
+    assert text == "It was 123 billion yuan [1]."
+    assert [a.text for a in left] == ["123 billion yuan"]
+    # two passage amounts with the same digits: which one the model meant is unknown, so it stays flagged
+    text, left = repair_english("It was 850 billion yuan.", ["投资850亿元", "基金8.5亿元"])
+    assert "850 billion" in text and len(left) == 1
+
+
+def test_annotate_english() -> None:
+    assert annotate_english("披露总投资金额近 850 亿元，占比近7成，2024年") == (
+        "披露总投资金额近 850 亿元 (85 billion yuan)，占比近7成 (70%)，2024年"
+    )
