@@ -8,10 +8,11 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from bluebot import __version__
 from bluebot.config import BACKENDS, Settings
-from bluebot.errors import BluebotError
+from bluebot.errors import BluebotError, ConfigError
 from bluebot.types import EvalCase
 
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
@@ -143,51 +144,77 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_out(path: str):  # type: ignore[no-untyped-def]
+    """The results file, opened before the run so a bad path fails in a second, not after an hour."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise ConfigError(f"cannot write the results file {path}: {exc.strerror}") from None
+
+
 def _eval_answers(args: argparse.Namespace, settings: Settings, cases: list[EvalCase]) -> int:
-    """The whole pipeline on every case: one result line each (EVAL_FORMAT.md), accuracy per language."""
-    from bluebot.evaluation import AnswerScore, failed_record, result_record
+    """Every case through the whole pipeline with a progress bar; a failing case is recorded and the run goes on.
+    One result line per case (EVAL_FORMAT.md), the metrics table, and with --report the Markdown report."""
+    from tqdm import tqdm
+
+    from bluebot.evaluation import breakdown, iter_eval
+    from bluebot.report import run_info, text_table, write_report
 
     bot = _bot(settings)
-    scores: dict[str, AnswerScore] = {}
-    out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below
+    backend = args.backend or settings.backend
+    judge = None
+    if args.judge:
+        from bluebot.judge import openai_judge
+
+        # the bot's own embedder compares the question with the one the judge writes back (answer relevance)
+        judge = openai_judge(settings, embed=lambda text: bot.embedder.embed_query(text))
+    runs = []
+    errors: dict[str, str] = {}
+    judged: dict[str, Any] = {}
+    out = _open_out(args.out) if args.out else None
     try:
-        for case in cases:
-            score = scores.setdefault(case.lang, AnswerScore())
-            try:
-                answer = bot.ask(case.question, history=case.history, backend=args.backend)
-            except BluebotError as exc:
-                print(f"{case.id}: failed: {exc}", file=sys.stderr)
-                score.add(case, None)
-                record = failed_record(case, args.backend or settings.backend)
-            else:
-                record = result_record(answer, case.id, score.add(case, answer))
-                mark = "ok " if record["correct"] else "NO "
-                print(f"{mark}{case.id} {answer.latency_ms / 1000:5.1f}s {answer.text[:70]!r}", file=sys.stderr)
-            if out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
+        with tqdm(total=len(cases), desc="eval", unit="case", file=sys.stderr) as bar:
+            for run in iter_eval(bot, cases, backend):
+                runs.append(run)
+                if run.error:
+                    errors[run.case.id] = run.error
+                    tqdm.write(f"{run.case.id}: failed: {run.error}", file=sys.stderr)
+                if out:  # written as it goes: an interrupted run keeps the lines done so far
+                    out.write(json.dumps(run.record, ensure_ascii=False) + "\n")
+                    out.flush()
+                if judge is not None:
+                    judged[run.case.id] = judge.score(run)
+                bar.update(1)
+                bar.set_postfix_str(f"correct {sum(bool(r.record['correct']) for r in runs)}/{len(runs)}")
     finally:
         if out:
             out.close()
+    pairs = [(r.case, r.record) for r in runs]
+    scores = breakdown(pairs)
+    if args.report:
+        info = run_info(backend, settings.embed_model, settings.llm_model, args.files, [r.record for r in runs],
+                        judge=judge.name if judge else "")
+        files = write_report(Path(args.report), info, pairs, errors, judged if judge else None)
+        print(f"report: {files.markdown} (chart {files.chart})", file=sys.stderr)
     if args.json:
-        print(json.dumps({lang: {**asdict(s), "accuracy": s.accuracy} for lang, s in scores.items()}, indent=2))
+        result = scores.as_dict() | {"errors": [{"id": k, "error": v} for k, v in errors.items()]}
+        if judge is not None:
+            result["judge"] = {k: asdict(v) if v else None for k, v in judged.items()}
+        print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
-    print(f"{'lang':<5} {'n':>4} {'accuracy':>9} {'answerable':>11} {'cites evid.':>12} {'declined':>9} "
-          f"{'ungrounded':>11} {'p50 ms':>7}")
-    for lang, s in scores.items():
-        print(f"{lang:<5} {s.n:>4} {s.accuracy:>9.3f} {s.answerable_correct:>5}/{s.answerable:<5} "
-              f"{s.correct_citing_evidence:>6}/{s.answerable_correct:<5} {s.declined:>4}/{s.unanswerable:<4} "
-              f"{s.ungrounded:>11} {s.p50_ms:>7}")
+    print(text_table(scores))
+    if errors:
+        print(f"\n{len(errors)} case(s) failed to run:")
+        for case_id, message in errors.items():
+            print(f"  {case_id}: {message}")
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from bluebot.evaluation import first_supporting_rank, load_sets, retrieval_score
+def _eval_retrieval(args: argparse.Namespace, settings: Settings, cases: list[EvalCase]) -> int:
+    """Retrieval alone (no answers): hit@k and MRR per language, quick enough to run after every change."""
+    from bluebot.evaluation import first_supporting_rank, retrieval_score
 
-    settings = _settings(args)
-    cases = load_sets(Path(p) for p in args.files)
-    if not args.retrieval_only:
-        return _eval_answers(args, settings, cases)
     bot = _bot(settings)
     ranks: dict[str, list[int | None]] = {"zh": [], "en": []}
     misses = []
@@ -217,6 +244,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_compare(args: argparse.Namespace) -> int:
+    """What changed between two results files, scored against the test set they were run on."""
+    from bluebot.evaluation import load_results, load_sets
+    from bluebot.report import compare_runs, comparison_markdown
+
+    set_files = [*args.files, *(args.cases or [])]
+    if not set_files:
+        raise ConfigError(
+            "--compare needs the test set the runs used, for keywords and evidence: "
+            "bluebot eval --compare A.jsonl B.jsonl eval/report_zh.jsonl eval/report_en.jsonl"
+        )
+    cases = load_sets(Path(p) for p in set_files)
+    a_path, b_path = (Path(p) for p in args.compare)
+    comparison = compare_runs(cases, load_results(a_path), load_results(b_path), str(a_path), str(b_path))
+    text = comparison_markdown(comparison)
+    if args.report:
+        Path(args.report).mkdir(parents=True, exist_ok=True)
+        (Path(args.report) / "compare.md").write_text(text, encoding="utf-8")
+    if args.json:
+        print(json.dumps(comparison.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bluebot.evaluation import load_sets
+
+    if args.compare:
+        return _eval_compare(args)
+    if args.cases:
+        raise ConfigError("--cases goes with --compare; to run test sets name them as arguments")
+    if not args.files:
+        raise ConfigError("name at least one test-set file: bluebot eval eval/report_zh.jsonl")
+    settings = _settings(args)
+    cases = load_sets(Path(p) for p in args.files)
+    if args.retrieval_only:
+        if args.out or args.report or args.judge:
+            raise ConfigError("--out, --report and --judge need answers: drop --retrieval-only")
+        return _eval_retrieval(args, settings, cases)
+    return _eval_answers(args, settings, cases)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bluebot.server import launch_options, prepare
     from bluebot.ui import build_app
@@ -240,8 +310,9 @@ EXAMPLES = {
     '  bluebot ask "How much was invested in large AI models in 2024?" --backend extractive\n'
     '  bluebot ask "What share did the top five regions take?" --json',
     "eval": "examples:\n  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --retrieval-only\n"
-    "  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --out results.jsonl\n"
-    "  bluebot eval eval/report_en.jsonl --backend extractive --out results-extractive.jsonl",
+    "  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --out results.jsonl --report eval-report/\n"
+    "  bluebot eval eval/report_en.jsonl --backend extractive --out results-extractive.jsonl\n"
+    "  bluebot eval --compare results-extractive.jsonl results.jsonl --cases eval/report_en.jsonl",
     "serve": "examples:\n  bluebot serve                        # http://127.0.0.1:7860\n"
     "  bluebot serve --port 8080 --backend extractive\n"
     "  BLUEBOT_AUTH=reader:secret bluebot serve --host 0.0.0.0   # others can reach it: ask for a login",
@@ -289,11 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result object of EVAL_FORMAT.md")
     p.set_defaults(func=cmd_ask)
 
-    p = add("eval", "evaluate on test sets (EVAL_FORMAT.md)")
-    p.add_argument("files", nargs="+", help="test-set JSONL files")
+    p = add("eval", "evaluate on test sets (EVAL_FORMAT.md): answers, retrieval, citations, numbers, refusals")
+    p.add_argument("files", nargs="*", help="test-set JSONL files")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval only (hit@k, MRR)")
     p.add_argument("--backend", choices=BACKENDS, help="answer backend")
     p.add_argument("--out", help="write one result line per case to this JSONL file (full pipeline)")
+    p.add_argument("--report", metavar="DIR", help="write report.md and accuracy.png here (with --compare: compare.md)")
+    p.add_argument("--judge", action="store_true",
+                   help="also score faithfulness and answer relevance with an LLM judge (BLUEBOT_JUDGE_BASE_URL, "
+                   "BLUEBOT_JUDGE_MODEL, BLUEBOT_JUDGE_API_KEY; default: the BLUEBOT_LLM_* endpoint)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two results files (fixed, broken, deltas)")
+    p.add_argument("--cases", nargs="+", metavar="FILE", help="with --compare: the test set the runs used")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
     p.set_defaults(func=cmd_eval)
 

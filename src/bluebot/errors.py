@@ -39,3 +39,7 @@ class BadQuestionError(BluebotError):
 
 class BadTestSetError(BluebotError):
     """A test-set line is malformed; the message names the file and line."""
+
+
+class BadResultsError(BluebotError):
+    """A results-file line is malformed; the message names the file and line."""

@@ -1,15 +1,19 @@
-"""Test sets (EVAL_FORMAT.md): loading with line-numbered errors, and the metrics."""
+"""Test sets and results files (EVAL_FORMAT.md): loading with line-numbered errors, the metrics, and running a
+test set through the pipeline. The report, the comparison and the chart are in report.py."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from bluebot.errors import BadTestSetError
+from bluebot.errors import BadResultsError, BadTestSetError, BluebotError, GenerationError
+from bluebot.numbers import Amount, find_amounts, ungrounded
 from bluebot.text import detect_lang, normalize_for_match
 from bluebot.types import Answer, Chunk, EvalCase, Hit, Turn
 
@@ -116,10 +120,14 @@ def keyword_present(text: str, keyword: str) -> bool:
     return any(_contains(text, alt) for alt in keyword.split("|") if alt.strip())
 
 
-def supports(chunk: Chunk, evidence: list[str]) -> bool:
+def holds_evidence(text: str, evidence: list[str]) -> bool:
     """A passage supports an answer when it holds any evidence string."""
-    hay = normalize_for_match(chunk.text)
+    hay = normalize_for_match(text)
     return any(normalize_for_match(e) in hay for e in evidence if e.strip())
+
+
+def supports(chunk: Chunk, evidence: list[str]) -> bool:
+    return holds_evidence(chunk.text, evidence)
 
 
 # --- retrieval metrics ---
@@ -159,16 +167,27 @@ def retrieval_score(ranks: list[int | None]) -> RetrievalScore:
 _CITATION_MARK = re.compile(r"\[\d+\]")
 
 
-def answer_correct(case: EvalCase, answer: Answer) -> bool:
+def missing_keywords(case: EvalCase, text: str) -> list[str]:
+    text = _CITATION_MARK.sub(" ", text)  # "[2]" must not satisfy or spoil a bare-number keyword
+    return [k for k in case.keywords if not keyword_present(text, k)]
+
+
+def forbidden_found(case: EvalCase, text: str) -> list[str]:
+    text = _CITATION_MARK.sub(" ", text)
+    return [f for f in case.forbid if f.strip() and _contains(text, f)]
+
+
+def text_correct(case: EvalCase, text: str, refused: bool) -> bool:
     """EVAL_FORMAT.md: every keyword present, nothing forbidden; an unanswerable case is correct only when declined."""
     if not case.answerable:
-        return answer.refused
-    if answer.refused:
+        return refused
+    if refused:
         return False
-    text = _CITATION_MARK.sub(" ", answer.text)  # "[2]" must not satisfy or spoil a bare-number keyword
-    return all(keyword_present(text, k) for k in case.keywords) and not any(
-        _contains(text, f) for f in case.forbid if f.strip()
-    )
+    return not missing_keywords(case, text) and not forbidden_found(case, text)
+
+
+def answer_correct(case: EvalCase, answer: Answer) -> bool:
+    return text_correct(case, answer.text, answer.refused)
 
 
 def cites_evidence(case: EvalCase, answer: Answer) -> bool:
@@ -204,8 +223,8 @@ def result_record(answer: Answer, case_id: str = "", correct: bool | None = None
     }
 
 
-def failed_record(case: EvalCase, backend: str) -> dict[str, Any]:
-    """The line for a case whose run raised: counted as wrong, the error goes to the console."""
+def failed_record(case: EvalCase, backend: str, latency_ms: int = 0) -> dict[str, Any]:
+    """The line for a case whose run raised: no answer, counted as wrong (see record_failed)."""
     return {
         "id": case.id,
         "question": case.question,
@@ -214,47 +233,291 @@ def failed_record(case: EvalCase, backend: str) -> dict[str, Any]:
         "refused": False,
         "citations": [],
         "retrieved": [],
-        "latency_ms": 0,
+        "latency_ms": latency_ms,
         "backend": backend,
         "correct": False,
     }
 
 
-@dataclass
-class AnswerScore:
-    """Answer accuracy of one language: all cases, answerable ones, declines, and cited evidence."""
+def record_failed(record: dict[str, Any]) -> bool:
+    """A line with neither answer text nor a refusal is a case whose run failed: the pipeline always returns
+    text otherwise. The results format has no error field, so this is how a results file shows it."""
+    return not str(record.get("answer") or "").strip() and not record.get("refused")
 
-    n: int = 0
-    correct: int = 0
-    answerable: int = 0
-    answerable_correct: int = 0
-    correct_citing_evidence: int = 0  # correct answerable answers citing a passage that holds the evidence
-    unanswerable: int = 0
-    declined: int = 0
-    ungrounded: int = 0  # answers with a number found in no cited passage
-    latencies: list[int] = field(default_factory=list)
 
-    def add(self, case: EvalCase, answer: Answer | None) -> bool:
-        self.n += 1
-        correct = answer is not None and answer_correct(case, answer)
-        self.correct += correct
-        if case.answerable:
-            self.answerable += 1
-            self.answerable_correct += correct
-            self.correct_citing_evidence += bool(correct and answer is not None and cites_evidence(case, answer))
-        else:
-            self.unanswerable += 1
-            self.declined += correct
-        if answer is not None:
-            self.ungrounded += bool(answer.ungrounded_numbers)
-            self.latencies.append(answer.latency_ms)
-        return correct
+def record_correct(case: EvalCase, record: dict[str, Any]) -> bool:
+    """The verdict recomputed from a results line (so a results file can be re-scored against the test set)."""
+    return not record_failed(record) and text_correct(case, record["answer"], bool(record["refused"]))
+
+
+_RESULT_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "answer": str,
+    "refused": bool,
+    "citations": list,
+    "retrieved": list,
+    "latency_ms": (int, float),
+}
+
+
+def load_results(path: Path) -> list[dict[str, Any]]:
+    """Read a results file; a malformed line raises BadResultsError naming the file and line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadResultsError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BadResultsError(f"{path}: not UTF-8 text") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadResultsError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise BadResultsError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        for name, kind in _RESULT_FIELDS.items():
+            if not isinstance(obj.get(name), kind) or (kind is not bool and isinstance(obj.get(name), bool)):
+                raise BadResultsError(f"{where}: field {name!r} is missing or has the wrong type")
+        if not all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in obj["citations"] + obj["retrieved"]):
+            raise BadResultsError(f"{where}: every citation and retrieved passage needs its 'text'")
+        records.append(obj)
+    if not records:
+        raise BadResultsError(f"{path}: the results file has no lines")
+    return records
+
+
+Pair = tuple[EvalCase, dict[str, Any]]
+
+
+def pair_results(cases: list[EvalCase], records: list[dict[str, Any]]) -> tuple[list[Pair], list[str]]:
+    """Results matched to their cases by id, in test-set order, and the ids of results no case has.
+    Cases without a result (a partial run) are left out."""
+    by_id = {r["id"]: r for r in records}
+    known = {c.id for c in cases}
+    return [(c, by_id[c.id]) for c in cases if c.id in by_id], [r["id"] for r in records if r["id"] not in known]
+
+
+# --- metrics over (case, results line) pairs ---
+
+
+def _holds(passage: dict[str, Any], evidence: list[str]) -> bool:
+    return holds_evidence(passage.get("text", ""), evidence)
+
+
+def percentile(values: list[int], p: float) -> int | None:
+    """Nearest-rank percentile: the smallest value with at least p% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every metric of one group of cases. None: the metric has no cases to measure in this group.
+
+    Failed cases count as wrong answers (and as not declined); they are left out of the retrieval, citation,
+    number and latency metrics, which need data a failed run did not produce.
+    """
+
+    n: int
+    errors: int
+    correct: int
+    answerable: int
+    unanswerable: int
+    declined: int  # unanswerable cases the bot declined
+    refused: int  # all declines, right or wrong
+    retrieval_n: int  # answerable cases with evidence
+    hit1: float | None
+    hit3: float | None
+    hit5: float | None
+    mrr: float | None
+    cited: int  # passages cited by answers to answerable cases with evidence
+    cited_supporting: int  # ... of which hold the evidence
+    retrieved_supporting: int  # retrieved passages holding the evidence
+    retrieved_supporting_cited: int  # ... of which the answer cites
+    numbers: int  # checked numbers in the answers (years, small counts and the question's own numbers excepted)
+    grounded_numbers: int  # ... found, after unit normalisation, in a cited passage
+    latencies: tuple[int, ...] = ()
 
     @property
-    def accuracy(self) -> float:
-        return self.correct / self.n if self.n else 0.0
+    def accuracy(self) -> float | None:
+        return _rate(self.correct, self.n)
 
     @property
-    def p50_ms(self) -> int:
-        ordered = sorted(self.latencies)
-        return ordered[len(ordered) // 2] if ordered else 0
+    def citation_precision(self) -> float | None:
+        return _rate(self.cited_supporting, self.cited)
+
+    @property
+    def citation_recall(self) -> float | None:
+        return _rate(self.retrieved_supporting_cited, self.retrieved_supporting)
+
+    @property
+    def grounded_rate(self) -> float | None:
+        return _rate(self.grounded_numbers, self.numbers)
+
+    @property
+    def refusal_precision(self) -> float | None:
+        return _rate(self.declined, self.refused)
+
+    @property
+    def refusal_recall(self) -> float | None:
+        return _rate(self.declined, self.unanswerable)
+
+    @property
+    def p50_ms(self) -> int | None:
+        return percentile(list(self.latencies), 50)
+
+    @property
+    def p95_ms(self) -> int | None:
+        return percentile(list(self.latencies), 95)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts and rates for --json (the latencies as their percentiles)."""
+        counts = {k: v for k, v in asdict(self).items() if k != "latencies"}
+        rates = ("accuracy", "citation_precision", "citation_recall", "grounded_rate", "refusal_precision",
+                 "refusal_recall", "p50_ms", "p95_ms")
+        return counts | {name: getattr(self, name) for name in rates}
+
+
+def _checked_numbers(question: str, answer: str) -> list[Amount]:
+    # A plain number the question states ("the three 100-billion funds") is the user's premise, not a claim;
+    # the bot's own check (generation.check_answer) leaves it out the same way.
+    echoed = {a.literal for a in find_amounts(question) if a.bare}
+    return [a for a in find_amounts(answer) if not a.exempt and not (a.bare and a.literal in echoed)]
+
+
+def metrics(pairs: list[Pair]) -> Metrics:
+    """All metrics of a group of cases from their results lines (EVAL_FORMAT.md)."""
+    counts = dict.fromkeys(
+        ("errors", "correct", "answerable", "unanswerable", "declined", "refused", "cited", "cited_supporting",
+         "retrieved_supporting", "retrieved_supporting_cited", "numbers", "grounded_numbers"),
+        0,
+    )
+    ranks: list[int | None] = []
+    latencies: list[int] = []
+    for case, record in pairs:
+        failed = record_failed(record)
+        refused = bool(record.get("refused")) and not failed
+        counts["correct"] += record_correct(case, record)
+        counts["answerable" if case.answerable else "unanswerable"] += 1
+        counts["refused"] += refused
+        counts["declined"] += refused and not case.answerable
+        if failed:
+            counts["errors"] += 1
+            continue
+        latencies.append(int(record["latency_ms"]))
+        retrieved, cited = record["retrieved"], record["citations"]
+        if case.answerable and case.evidence:
+            ranks.append(next((i for i, p in enumerate(retrieved, start=1) if _holds(p, case.evidence)), None))
+            cited_ids = {c.get("chunk_id") for c in cited}
+            supporting = [p for p in retrieved if _holds(p, case.evidence)]
+            counts["retrieved_supporting"] += len(supporting)
+            counts["retrieved_supporting_cited"] += sum(1 for p in supporting if p.get("chunk_id") in cited_ids)
+            counts["cited"] += len(cited)
+            counts["cited_supporting"] += sum(1 for c in cited if _holds(c, case.evidence))
+        if not refused:
+            claims = _checked_numbers(case.question, record["answer"])
+            missing = ungrounded(record["answer"], [c["text"] for c in cited])
+            counts["numbers"] += len(claims)
+            counts["grounded_numbers"] += sum(1 for a in claims if a not in missing)
+    score = retrieval_score(ranks)
+    some = bool(ranks)
+    return Metrics(
+        n=len(pairs),
+        retrieval_n=score.n,
+        hit1=score.hit1 if some else None,
+        hit3=score.hit3 if some else None,
+        hit5=score.hit5 if some else None,
+        mrr=score.mrr if some else None,
+        latencies=tuple(latencies),
+        **counts,
+    )
+
+
+NO_CATEGORY = "(none)"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Metrics overall, by language, by category, and by category and language (for the chart)."""
+
+    overall: Metrics
+    by_lang: dict[str, Metrics]
+    by_category: dict[str, Metrics]
+    by_category_lang: dict[str, dict[str, Metrics]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"all": self.overall.as_dict(), **{k: m.as_dict() for k, m in self.by_lang.items()},
+                "categories": {k: m.as_dict() for k, m in self.by_category.items()}}
+
+
+def breakdown(pairs: list[Pair]) -> Breakdown:
+    def grouped(key: Callable[[EvalCase], str], group: list[Pair]) -> dict[str, list[Pair]]:
+        out: dict[str, list[Pair]] = {}
+        for pair in group:
+            out.setdefault(key(pair[0]), []).append(pair)
+        return out
+
+    def category(case: EvalCase) -> str:
+        return case.category or NO_CATEGORY
+
+    by_category = grouped(category, pairs)
+    return Breakdown(
+        overall=metrics(pairs),
+        by_lang={lang: metrics(g) for lang, g in sorted(grouped(lambda c: c.lang, pairs).items(), reverse=True)},
+        by_category={cat: metrics(g) for cat, g in by_category.items()},
+        by_category_lang={
+            cat: {lang: metrics(lg) for lang, lg in grouped(lambda c: c.lang, g).items()}
+            for cat, g in by_category.items()
+        },
+    )
+
+
+# --- running the pipeline on a test set ---
+
+
+class StreamingBot(Protocol):
+    def ask_stream(
+        self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]: ...
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """One case run through the pipeline: its results line, the Answer, or the error that stopped it."""
+
+    case: EvalCase
+    record: dict[str, Any]
+    answer: Answer | None = None
+    error: str = ""
+
+
+def run_case(bot: StreamingBot, case: EvalCase, backend: str) -> CaseRun:
+    started = time.perf_counter()
+    try:
+        answer = None
+        for part in bot.ask_stream(case.question, case.history, backend=backend):
+            if isinstance(part, Answer):
+                answer = part
+        if answer is None:
+            raise GenerationError("the pipeline ended without an answer")
+    except Exception as exc:  # noqa: BLE001 - one broken case must not end a run of hundreds; it is recorded
+        message = str(exc) if isinstance(exc, BluebotError) else f"{type(exc).__name__}: {exc}"
+        elapsed = round((time.perf_counter() - started) * 1000)
+        return CaseRun(case, failed_record(case, backend, elapsed), None, message)
+    return CaseRun(case, result_record(answer, case.id, answer_correct(case, answer)), answer)
+
+
+def iter_eval(bot: StreamingBot, cases: list[EvalCase], backend: str) -> Iterator[CaseRun]:
+    """Every case through the full pipeline, in test-set order; a failing case is yielded with its error."""
+    for case in cases:
+        yield run_case(bot, case, backend)

@@ -1,21 +1,26 @@
-"""The chat app: build_app(bot, settings) -> gr.Blocks. Layout and event wiring only.
+"""The app: build_app(bot, settings) -> gr.Blocks with a chat tab and an Evaluate tab. Layout and wiring only.
 
-Answers come from the Bot, the sources panel from render.py, feedback lines from feedback.py; the handlers
+Answers come from the Bot, the sources panel from render.py, feedback lines from feedback.py, evaluation runs
+from evaluation.py and their tables from report.py; the handlers
 here turn their results into chat messages. No `from __future__ import annotations`: Gradio reads the
 handlers' type hints at run time to pass gr.SelectData / gr.LikeData / gr.Request.
 """
 
 import logging
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import gradio as gr
 
 from bluebot.config import BACKENDS, Settings
 from bluebot.errors import BluebotError
+from bluebot.evaluation import breakdown, iter_eval, load_cases
 from bluebot.feedback import REASONS, Verdict, append_feedback, feedback_case
 from bluebot.render import sources_html
+from bluebot.report import category_table, failures_markdown, run_info, save_run, summary_table
 from bluebot.text import clean_input
 from bluebot.types import Answer, Turn
 
@@ -68,6 +73,18 @@ LABELS: dict[str, dict[str, str]] = {
         "reason_0": "wrong number",
         "reason_1": "wrong source",
         "reason_2": "not in the report",
+        "evaluate": "Evaluate",
+        "eval_intro": "### Evaluate\nRun a test set (one JSON object per line: `id`, `question`, `keywords`, "
+        "`evidence`, ...) through the whole pipeline and see which answers pass. The extractive backend is quick; "
+        "a language model takes a while per case.",
+        "eval_set": "Shipped test set",
+        "eval_upload": "…or upload a test set (.jsonl)",
+        "eval_run": "Run evaluation",
+        "eval_none": "Choose a shipped test set or upload one first.",
+        "eval_progress": "case {i} of {n}",
+        "eval_done": "**{n} cases**, accuracy **{accuracy}**, {errors} failed to run · backend {backend} · {date}",
+        "eval_files": "Results and report",
+        "eval_chart": "Accuracy by category and language",
     },
     "zh": {
         "title": "## bluebot · 2024中国AI产业投资蓝皮书",
@@ -106,6 +123,17 @@ LABELS: dict[str, dict[str, str]] = {
         "reason_0": "数字有误",
         "reason_1": "出处有误",
         "reason_2": "报告中没有",
+        "evaluate": "评测",
+        "eval_intro": "### 评测\n用测试集（每行一个 JSON 对象：`id`、`question`、`keywords`、`evidence` 等）"
+        "跑完整流程，查看哪些回答通过。抽取式回答很快；使用大模型时每个用例需要一些时间。",
+        "eval_set": "内置测试集",
+        "eval_upload": "……或上传测试集（.jsonl）",
+        "eval_run": "开始评测",
+        "eval_none": "请先选择内置测试集或上传一个测试集。",
+        "eval_progress": "第 {i}/{n} 个用例",
+        "eval_done": "**{n} 个用例**，准确率 **{accuracy}**，{errors} 个运行失败 · 回答方式 {backend} · {date}",
+        "eval_files": "结果与报告",
+        "eval_chart": "按类别和语言的准确率",
     },
 }
 UI_LANGS = [("English", "en"), ("中文", "zh")]
@@ -286,6 +314,72 @@ class ChatHandlers:
         return preferred_lang(request.headers.get("accept-language", "")) if request else "en"
 
 
+class EvalHandlers:
+    """The Evaluate tab: run a shipped or uploaded test set; evaluation.py and report.py do the work."""
+
+    def __init__(self, bot: StreamingBot, settings: Settings, eval_dir: Path) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.eval_dir = eval_dir
+        # report files live until the app exits; Gradio copies what it serves into its own cache
+        self._files = tempfile.TemporaryDirectory(prefix="bluebot-eval-")
+
+    def shipped(self) -> list[str]:
+        return sorted(p.name for p in self.eval_dir.glob("*.jsonl")) if self.eval_dir.is_dir() else []
+
+    def run(
+        self,
+        shipped: str | None,
+        upload: str | None,
+        backend: str,
+        lang: str,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio finds its progress tracker by this default
+    ) -> tuple[Any, ...]:
+        """(status, summary table, failed cases, report files, chart) for one run of the chosen set."""
+        labels = LABELS[lang]
+        # only names from the listing: a crafted request must not read other files
+        path = Path(upload) if upload else (self.eval_dir / shipped if shipped in self.shipped() else None)
+        if path is None:
+            return labels["eval_none"], "", "", None, None
+        try:
+            cases = load_cases(path)
+        except BluebotError as exc:
+            return f"⚠️ {labels['error']}: {exc}", "", "", None, None
+        progress((0, len(cases)), desc=labels["eval_progress"].format(i=0, n=len(cases)))
+        runs = []
+        for i, run in enumerate(iter_eval(self.bot, cases, backend), start=1):
+            runs.append(run)
+            progress((i, len(cases)), desc=labels["eval_progress"].format(i=i, n=len(cases)))
+        s = self.settings
+        info = run_info(backend, s.embed_model, s.llm_model, [path.name], [r.record for r in runs])
+        files = save_run(Path(tempfile.mkdtemp(dir=self._files.name)), info, runs)
+        pairs = [(r.case, r.record) for r in runs]
+        by = breakdown(pairs)
+        m = by.overall
+        status = labels["eval_done"].format(
+            n=m.n, accuracy=f"{m.accuracy or 0:.3f}", errors=m.errors, backend=backend, date=info.date
+        )
+        errors = {r.case.id: r.error for r in runs if r.error}
+        summary = f"{summary_table(by)}\n\n{category_table(by)}"
+        downloads = [str(files.results), str(files.markdown)]
+        return status, summary, failures_markdown(pairs, errors), downloads, str(files.chart)
+
+    def relabel(self, lang: str) -> tuple[Any, ...]:
+        """The Evaluate tab's labels (and both tab titles), in the order of build_app's `eval_labelled` list."""
+        t = LABELS[lang]
+        return (
+            gr.update(label=t["chat"]),
+            gr.update(label=t["evaluate"]),
+            gr.update(value=t["eval_intro"]),
+            gr.update(label=t["eval_set"]),
+            gr.update(label=t["eval_upload"]),
+            gr.update(label=t["backend"], choices=backend_choices(t)),
+            gr.update(value=t["eval_run"]),
+            gr.update(label=t["eval_files"]),
+            gr.update(label=t["eval_chart"]),
+        )
+
+
 def feedback_options(labels: Mapping[str, str]) -> list[str]:
     # "Like"/"Dislike" must stay in English: Gradio draws exactly those two strings as thumbs
     return ["Like", "Dislike", *(labels[f"reason_{i}"] for i in range(len(REASONS)))]
@@ -295,47 +389,74 @@ def backend_choices(labels: Mapping[str, str]) -> list[tuple[str, str]]:
     return [(labels[f"backend_{name}"], name) for name in BACKENDS]
 
 
-def build_app(bot: StreamingBot, settings: Settings) -> gr.Blocks:
+def build_app(bot: StreamingBot, settings: Settings, eval_dir: Path = Path("eval")) -> gr.Blocks:
+    """The app: the chat tab, and the Evaluate tab over the test sets in eval_dir (relative to the working
+    directory, like corpus/ and index/)."""
     h = ChatHandlers(bot, settings)
+    eh = EvalHandlers(bot, settings, eval_dir)
     t = LABELS["en"]
     with gr.Blocks(title="bluebot", fill_width=True) as demo:
         records = gr.State({})
         given = gr.State({})
         shown = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=420):
-                with gr.Row():
-                    title = gr.Markdown(f"{t['title']}\n{t['subtitle']}")
-                    lang = gr.Radio(UI_LANGS, value="en", label=t["language"], scale=0, min_width=240)
-                chatbot = gr.Chatbot(
-                    label=t["chat"],
-                    height=500,
-                    placeholder=t["placeholder"],
-                    feedback_options=feedback_options(t),
-                    group_consecutive_messages=False,
-                    buttons=["copy"],
-                    elem_id="bb-chat",
-                )
-                with gr.Row():
-                    msg = gr.Textbox(
-                        label=t["input"],
-                        placeholder=t["input_placeholder"],
-                        show_label=False,
-                        scale=6,
-                        max_lines=4,
-                        elem_id="bb-input",
+        with gr.Tabs(elem_id="bb-tabs"):
+            with gr.Tab(t["chat"], id="chat", elem_id="bb-tab-chat") as chat_tab, gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    with gr.Row():
+                        title = gr.Markdown(f"{t['title']}\n{t['subtitle']}")
+                        lang = gr.Radio(UI_LANGS, value="en", label=t["language"], scale=0, min_width=240)
+                    chatbot = gr.Chatbot(
+                        label=t["chat"],
+                        height=500,
+                        placeholder=t["placeholder"],
+                        feedback_options=feedback_options(t),
+                        group_consecutive_messages=False,
+                        buttons=["copy"],
+                        elem_id="bb-chat",
                     )
-                    send = gr.Button(t["send"], variant="primary", scale=1, min_width=90, elem_id="bb-send")
-                examples = gr.Dataset(
-                    components=[msg], samples=[[q] for q in EXAMPLES], label=t["examples"], elem_id="bb-examples"
-                )
-            with gr.Column(scale=2, min_width=320):
-                sources_title = gr.Markdown(t["sources"])
-                sources = gr.HTML(sources_html(None, t), elem_id="bb-sources-panel")
-                with gr.Accordion(t["settings"], open=False) as settings_box:
-                    backend = gr.Radio(backend_choices(t), value=settings.backend, label=t["backend"])
-                    k = gr.Slider(1, 10, value=min(settings.k, 10), step=1, label=t["k"])
+                    with gr.Row():
+                        msg = gr.Textbox(
+                            label=t["input"],
+                            placeholder=t["input_placeholder"],
+                            show_label=False,
+                            scale=6,
+                            max_lines=4,
+                            elem_id="bb-input",
+                        )
+                        send = gr.Button(t["send"], variant="primary", scale=1, min_width=90, elem_id="bb-send")
+                    examples = gr.Dataset(
+                        components=[msg], samples=[[q] for q in EXAMPLES], label=t["examples"], elem_id="bb-examples"
+                    )
+                with gr.Column(scale=2, min_width=320):
+                    sources_title = gr.Markdown(t["sources"])
+                    sources = gr.HTML(sources_html(None, t), elem_id="bb-sources-panel")
+                    with gr.Accordion(t["settings"], open=False) as settings_box:
+                        backend = gr.Radio(backend_choices(t), value=settings.backend, label=t["backend"])
+                        k = gr.Slider(1, 10, value=min(settings.k, 10), step=1, label=t["k"])
 
+            with gr.Tab(t["evaluate"], id="evaluate", elem_id="bb-tab-eval") as eval_tab:
+                eval_intro = gr.Markdown(t["eval_intro"])
+                with gr.Row(equal_height=False):
+                    shipped = eh.shipped()
+                    eval_set = gr.Dropdown(
+                        shipped, value=shipped[0] if shipped else None, label=t["eval_set"], elem_id="bb-eval-set"
+                    )
+                    eval_upload = gr.File(
+                        label=t["eval_upload"], file_types=[".jsonl"], type="filepath", elem_id="bb-eval-upload"
+                    )
+                    with gr.Column():
+                        eval_backend = gr.Radio(backend_choices(t), value=settings.backend, label=t["backend"])
+                        eval_run = gr.Button(t["eval_run"], variant="primary", elem_id="bb-eval-run")
+                eval_status = gr.Markdown(elem_id="bb-eval-status")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        eval_summary = gr.Markdown(elem_id="bb-eval-summary")
+                    with gr.Column(scale=2):
+                        eval_chart = gr.Image(  # the chart has its own title
+                            label=t["eval_chart"], type="filepath", interactive=False, show_label=False
+                        )
+                        eval_files = gr.File(label=t["eval_files"], interactive=False, file_count="multiple")
+                eval_failures = gr.Markdown(elem_id="bb-eval-failures")
         ask_io: dict[str, Any] = {
             "inputs": [msg, chatbot, records, backend, k, lang],
             "outputs": [msg, chatbot, records, sources, shown],
@@ -365,5 +486,16 @@ def build_app(bot: StreamingBot, settings: Settings) -> gr.Blocks:
         )
         labelled = [title, chatbot, msg, send, examples, sources_title, sources, settings_box, backend, k, lang]
         lang.change(h.relabel, [lang, records, shown], labelled, queue=False, api_visibility="private")
+        eval_labelled = [chat_tab, eval_tab, eval_intro, eval_set, eval_upload, eval_backend, eval_run, eval_files,
+                         eval_chart]
+        lang.change(eh.relabel, lang, eval_labelled, queue=False, api_visibility="private")
+        eval_run.click(
+            eh.run,
+            [eval_set, eval_upload, eval_backend, lang],
+            [eval_status, eval_summary, eval_failures, eval_files, eval_chart],
+            concurrency_limit=1,  # one evaluation at a time; chat answers keep their own slots meanwhile
+            concurrency_id="evaluate",
+            api_visibility="private",
+        )
         demo.load(h.browser_lang, None, lang, queue=False, api_visibility="private")
     return demo.queue(default_concurrency_limit=GENERATION_SLOTS, max_size=QUEUE_SIZE)
