@@ -57,3 +57,18 @@ def bot(settings: Settings) -> Bot:
     b = Bot(settings, embedder=HashingEmbedder())
     b.ingest()
     return b
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The `bluebot` command on the sample corpus: hashing embedder, extractive answers, index in tmp_path."""
+    from bluebot import pipeline
+
+    monkeypatch.setenv("BLUEBOT_CORPUS_DIR", str(corpus_dir))
+    monkeypatch.setenv("BLUEBOT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("BLUEBOT_EMBED_MODEL", "hashing-test-embedder")
+    monkeypatch.setenv("BLUEBOT_CHUNK_SIZE", "200")
+    monkeypatch.setenv("BLUEBOT_CHUNK_OVERLAP", "40")
+    monkeypatch.setenv("BLUEBOT_BACKEND", "extractive")
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashingEmbedder())
+    return tmp_path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import gradio as gr
 import httpx
 import pytest
-from fakes import Spy
 from gradio_client import Client
 
 from bluebot.config import Settings
@@ -20,12 +18,8 @@ from bluebot.types import Turn
 from bluebot.ui import LABELS, build_app
 
 from conftest import REPORT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from fakes import Spy
+from servers import free_port
 
 
 def serve(bot: Bot | Spy, settings: Settings, env: dict[str, str] | None = None) -> tuple[gr.Blocks, str]:

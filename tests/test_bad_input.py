@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from test_generation import make_bot
@@ -75,15 +76,7 @@ def test_api_keys_are_never_shown(
         assert secret not in text
 
 
-def test_cli_turns_bad_input_into_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path, corpus_dir
-) -> None:  # type: ignore[no-untyped-def]
-    from bluebot import pipeline
-
-    monkeypatch.setenv("BLUEBOT_CORPUS_DIR", str(corpus_dir))
-    monkeypatch.setenv("BLUEBOT_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setenv("BLUEBOT_EMBED_MODEL", "hashing-test-embedder")
-    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashingEmbedder())
+def test_cli_turns_bad_input_into_one_line(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ingest"]) == 0
     capsys.readouterr()
     assert cli.main(["search", "   "]) == 1

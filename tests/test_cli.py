@@ -5,19 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from bluebot import cli, pipeline
-from bluebot.embedding import HashingEmbedder
+from bluebot import cli
 
 
 @pytest.fixture
-def env(tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BLUEBOT_CORPUS_DIR", str(corpus_dir))
-    monkeypatch.setenv("BLUEBOT_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setenv("BLUEBOT_EMBED_MODEL", "hashing-test-embedder")
-    monkeypatch.setenv("BLUEBOT_CHUNK_SIZE", "200")
-    monkeypatch.setenv("BLUEBOT_CHUNK_OVERLAP", "40")
-    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashingEmbedder())
-    return tmp_path
+def env(cli_env: Path) -> Path:
+    return cli_env
 
 
 def test_ingest_then_search_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bluebot import cli, pipeline
-from bluebot.embedding import HashingEmbedder
+from bluebot import cli
 
 
 @pytest.fixture
-def env(tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BLUEBOT_CORPUS_DIR", str(corpus_dir))
-    monkeypatch.setenv("BLUEBOT_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setenv("BLUEBOT_EMBED_MODEL", "hashing-test-embedder")
-    monkeypatch.setenv("BLUEBOT_CHUNK_SIZE", "200")
-    monkeypatch.setenv("BLUEBOT_CHUNK_OVERLAP", "40")
-    monkeypatch.setenv("BLUEBOT_BACKEND", "extractive")
-    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashingEmbedder())
+def env(cli_env: Path) -> Path:
     assert cli.main(["ingest"]) == 0
-    return tmp_path
+    return cli_env
 
 
 def test_ask_prints_the_answer_then_the_cited_passages(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bluebot import cli, pipeline
-from bluebot.embedding import HashingEmbedder
 from bluebot.types import Answer, Turn
 
 ROWS = [
@@ -24,14 +23,7 @@ ROWS = [
 
 
 @pytest.fixture
-def env(tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BLUEBOT_CORPUS_DIR", str(corpus_dir))
-    monkeypatch.setenv("BLUEBOT_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setenv("BLUEBOT_EMBED_MODEL", "hashing-test-embedder")
-    monkeypatch.setenv("BLUEBOT_CHUNK_SIZE", "200")
-    monkeypatch.setenv("BLUEBOT_CHUNK_OVERLAP", "40")
-    monkeypatch.setenv("BLUEBOT_BACKEND", "extractive")
-    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: HashingEmbedder())
+def env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     real = pipeline.Bot.ask_stream
 
     def ask_stream(
@@ -44,7 +36,7 @@ def env(tmp_path: Path, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 
     monkeypatch.setattr(pipeline.Bot, "ask_stream", ask_stream)
     assert cli.main(["ingest"]) == 0
-    return tmp_path
+    return cli_env
 
 
 def write_set(path: Path, rows: list[dict]) -> Path:

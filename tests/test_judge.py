@@ -24,7 +24,7 @@ from bluebot.judge import (
     parse_statements,
 )
 
-from chroma_server import free_port
+from servers import free_port
 
 
 class ScriptedChat:

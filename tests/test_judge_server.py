@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 
 import pytest
-from llm_server import llama_server
 from test_judge import answered_run
 
 from bluebot.config import Settings
 from bluebot.embedding import HashingEmbedder
 from bluebot.judge import openai_judge
-from bluebot.models import LLM_MIRRORS
+
+from servers import SMALL_MODEL, small_model_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-ALIAS = "qwen2.5-coder-0.5b-instruct"  # the small model keeps the test short; the protocol is the same
+ALIAS = SMALL_MODEL
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python[server] is not installed (dev extra)")
-    gguf = Settings().models_dir / LLM_MIRRORS["0.5b"].gguf_name
-    if not gguf.is_file():
-        pytest.skip(f"{gguf} is missing: run `bluebot setup`")
-    with llama_server(gguf, ALIAS, tmp_path_factory.mktemp("llama")) as base:
-        yield base
+    yield from small_model_server(tmp_path_factory)
 
 
 def test_the_judge_scores_an_answer_through_the_server(server: str, monkeypatch: pytest.MonkeyPatch) -> None:

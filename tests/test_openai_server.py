@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from llm_server import llama_server
 
 from bluebot.config import Settings
 from bluebot.embedding import HashingEmbedder
 from bluebot.generation import OpenAIGenerator
-from bluebot.models import LLM_MIRRORS
 from bluebot.pipeline import Bot
+
+from servers import SMALL_MODEL, small_model_server
 
 pytestmark = pytest.mark.server
 
-ALIAS = "qwen2.5-coder-0.5b-instruct"  # the small model keeps the test short; the protocol is the same
+ALIAS = SMALL_MODEL
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python[server] is not installed (dev extra)")
-    gguf = Settings().models_dir / LLM_MIRRORS["0.5b"].gguf_name
-    if not gguf.is_file():
-        pytest.skip(f"{gguf} is missing: run `bluebot setup`")
-    with llama_server(gguf, ALIAS, tmp_path_factory.mktemp("llama")) as base:
-        yield base
+    yield from small_model_server(tmp_path_factory)
 
 
 def test_tokens_stream_from_the_server(server: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from bluebot.embedding import HashingEmbedder
 from bluebot.errors import IndexMismatchError, StoreError
 from bluebot.pipeline import Bot
 
-from chroma_server import chroma_server, free_port
+from servers import chroma_server, free_port
 
 pytestmark = pytest.mark.server
 
