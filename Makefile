@@ -14,11 +14,11 @@ app: models
 	$(PY) app.py
 
 test: models browser-deps
-	$(VENV)/bin/ruff check src tests app.py benchmarks
+	$(VENV)/bin/ruff check src tests app.py benchmarks eval
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests app.py benchmarks
+	$(VENV)/bin/ruff check src tests app.py benchmarks eval
 
 bench: models
 	$(PY) benchmarks/retrieval.py

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import Spy
 
 from bluebot.config import Settings
 from bluebot.pipeline import Bot
@@ -24,6 +23,7 @@ from bluebot.types import Turn
 from bluebot.ui import LABELS, build_app
 
 from conftest import REPORT
+from fakes import Spy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -70,6 +70,9 @@ def test_keyword_matching_rules() -> None:
     assert keyword_present("占比 45%", "45")
     assert not keyword_present("1456", "45")
     assert keyword_present("合计 84.3 %", "84.3%")
+    assert keyword_present("According to the report, 54 companies", "54")  # ",54" once spaces are gone
+    assert keyword_present("54, and 14 of them", "54") and keyword_present("54, and 14 of them", "14")
+    assert not keyword_present("共有 1,156 起", "156") and not keyword_present("1,156", "1")
 
 
 def test_supports_ignores_space_and_emphasis() -> None:

@@ -80,6 +80,14 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
     assert [a.text for a in ungrounded("It was 850 billion yuan.", [PASSAGE])] == ["850 billion yuan"]
 
 
+def test_counts_of_different_things_do_not_match() -> None:
+    hangzhou = "2024年，杭州AI产业领域获投的企业有54家。"
+    assert ungrounded("杭州共有54家企业获投。", [hangzhou]) == []
+    assert [a.text for a in ungrounded("杭州发生了54起投资案例。", [hangzhou])] == ["54"]
+    assert ungrounded("杭州有54个企业获投。", [hangzhou]) == []  # 个 counts anything
+    assert ungrounded("54 companies raised money.", [hangzhou]) == []  # English leaves the noun to the words
+
+
 def test_percent_is_not_a_count_and_currencies_do_not_mix() -> None:
     assert ungrounded("84.3 billion yuan", [PASSAGE])  # 84.3% is a share, not an amount
     assert ungrounded("85 billion US dollars", [PASSAGE])  # 850亿元 is yuan

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes import CHUNK, answer
 
 from bluebot.render import claims_by_citation, passage_html, sources_html, split_sentences, supporting_sentences
 from bluebot.types import Chunk
 from bluebot.ui import LABELS
+
+from fakes import CHUNK, answer
 
 EN = LABELS["en"]
 

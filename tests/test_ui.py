@@ -8,13 +8,14 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from fakes import CHUNK, FakeBot, answer
 
 from bluebot.config import Settings
 from bluebot.errors import IndexMissingError
 from bluebot.feedback import REASONS
 from bluebot.types import Chunk, Turn
 from bluebot.ui import LABELS, ChatHandlers, Records, build_app, preferred_lang
+
+from fakes import CHUNK, FakeBot, answer
 
 
 def make(tmp_path: Path, *replies: Any) -> tuple[FakeBot, ChatHandlers]:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeBot, answer
 
 from bluebot.config import Settings
 from bluebot.errors import GenerationError
 from bluebot.ui import LABELS, EvalHandlers, build_app
+
+from fakes import FakeBot, answer
 
 ROWS = [
     {"id": "q1", "question": "2024年中国AI产业共有多少起投资案例？", "keywords": ["1,156"], "evidence": ["1,156"],

@@ -113,7 +113,9 @@ def _contains(text: str, needle: str) -> bool:
         return False
     if not _BARE_NUMBER.match(pin):
         return pin in hay
-    return re.search(rf"(?<![\d.,]){re.escape(pin)}(?![\d]|[.,]\d)", hay) is not None
+    # A comma after a digit may be a thousands separator ("1,156" holds no "156"); after a word it is punctuation:
+    # "report, 54 companies" (",54" once white space is gone) does hold "54".
+    return re.search(rf"(?<![\d.])(?<!\d,){re.escape(pin)}(?!\d|\.\d|,\d{{3}}(?!\d))", hay) is not None
 
 
 def keyword_present(text: str, keyword: str) -> bool:

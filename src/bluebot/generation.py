@@ -1,6 +1,6 @@
-"""Passages -> a cited answer. The Generator protocol and its backends (local transformers model, any
-OpenAI-compatible endpoint, extractive), the prompts, follow-up rewriting, and the checks applied to every
-answer in code: a small model's citations, units and language are never trusted as generated."""
+"""Passages -> an answer. The Generator protocol and its backends (local transformers model, any
+OpenAI-compatible endpoint, extractive), the prompts with numbered passages, and follow-up rewriting.
+The answer is then checked in code by checks.py."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
-from bluebot.numbers import Amount, annotate_english, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.numbers import annotate_english, find_amounts
 from bluebot.text import detect_lang, keyword_tokens
-from bluebot.types import Citation, Hit, Lang, Turn
+from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate
@@ -75,7 +75,7 @@ def _pieces(text: str, limit: int = 120) -> list[str]:
     return out
 
 
-def _weight(token: str) -> float:
+def token_weight(token: str) -> float:
     # Longer Chinese words are more specific ("批复规模" tells more than "规模"); numbers and Latin terms are names.
     if re.search(r"[\u4e00-\u9fff]", token):
         return float(min(len(token), 4))
@@ -96,7 +96,7 @@ def _asked_units(question: str) -> set[str]:
 def relevance(piece: str, question_tokens: set[str], asked: set[str]) -> float:
     """Token overlap with the question, plus a bonus when the piece holds the kind of number asked for."""
     tokens = set(keyword_tokens(piece))
-    score = sum(_weight(t) for t in tokens & question_tokens)
+    score = sum(token_weight(t) for t in tokens & question_tokens)
     if asked and any(not a.exempt and a.unit in asked for a in find_amounts(piece)):
         score += 2.0
     return score
@@ -142,31 +142,38 @@ def build_passages(hits: Sequence[Hit], question: str, total: int = TOTAL_CHARS)
 
 
 _SYSTEM = {
+    # Short answers that skip restating the question cut decoding time (~4 tokens/s here) by a third on the test
+    # questions, with the same accuracy; the two-part example asks for every part of a two-part question.
     "zh": (
         "你是报告问答助手，只能依据用户给出的编号资料回答，不得使用资料以外的知识。\n"
         "要求：\n"
-        "1. 用中文回答，一到两句话，直接给出答案。\n"
+        "1. 用中文简短回答问题的每个部分，直接给出答案，不要复述问题。\n"
         "2. 每句话末尾标注所依据资料的编号，如[1]。\n"
         "3. 数字和单位照抄资料原文。\n"
         "4. 资料中没有问题要的信息时，只回答：报告中没有找到相关信息。\n"
-        "示例：\n"
+        "示例（与报告无关）：\n"
         "资料：[1] 2023年某市新能源汽车产业投资额为450亿元，同比增长12%。\n"
-        "问题：该市新能源汽车产业投资额是多少？\n"
-        "回答：2023年该市新能源汽车产业投资额为450亿元[1]。"
+        "问题：该市新能源汽车产业投资额是多少？增长了多少？\n"
+        "回答：2023年为450亿元，同比增长12%[1]。"
     ),
+    # Measured on 14 English test questions with the 1.5B model: saying that the passages are Chinese, asking for
+    # every part of the question, and a second example that translates names took it from 4 to 8 correct; without
+    # them it declined answerable questions and left 成都 / 杭州 untranslated.
     "en": (
-        "You answer questions about a Chinese report using only the numbered passages the user gives; "
-        "never use outside knowledge.\n"
+        "You answer questions about a Chinese report using only the numbered passages the user gives "
+        "(they are in Chinese); never use outside knowledge.\n"
         "Rules:\n"
-        "1. Answer in English, in one or two short sentences.\n"
-        "2. End every sentence with the number of the passage it comes from, like [1].\n"
-        "3. Write every word in English: translate Chinese names and terms (南京 = Nanjing). "
-        "Convert Chinese amounts exactly: 亿 = 100 million, 万亿 = 1 trillion.\n"
-        "4. If the passages do not hold what is asked, reply only: The report does not say.\n"
-        "Example:\n"
-        "Passages: [1] 2023年某市新能源汽车产业投资额为450亿元，同比增长12%。\n"
-        "Question: How much was invested in the city's new-energy vehicle industry?\n"
-        "Answer: The city's new-energy vehicle industry drew 45 billion yuan of investment in 2023 [1]."
+        "1. Answer every part of the question in English, in one or two short sentences.\n"
+        "2. End each sentence with the number of the passage it comes from, like [1].\n"
+        "3. Translate all Chinese words, including place and company names, into English. "
+        "亿 = 100 million, 万亿 = 1 trillion.\n"
+        "4. If the passages say nothing about what is asked, reply only: The report does not say.\n"
+        "Examples (not from the report):\n"
+        "Passages: [1] 2023年某市新能源汽车产业投资额为450亿元，同比增长12%。[2] 南京、苏州等地设立了专项基金。\n"
+        "Question: How fast did the city's new-energy vehicle investment grow?\n"
+        "Answer: It grew 12% year on year in 2023 [1].\n"
+        "Question: Which cities set up special funds?\n"
+        "Answer: Nanjing and Suzhou set up special funds [2]."
     ),
 }
 _USER = {"zh": "资料：\n{passages}\n\n问题：{question}", "en": "Passages:\n{passages}\n\nQuestion: {question}"}
@@ -210,9 +217,12 @@ def answer_messages(question: str, lang: Lang, passages: Sequence[Passage]) -> l
 
 
 def _conversation(history: Sequence[Turn], lang: Lang) -> str:
-    names = {"zh": {"user": "用户", "assistant": "助手"}, "en": {"user": "User", "assistant": "Assistant"}}[lang]
+    names = {
+        "zh": {"user": "用户：", "assistant": "助手："},
+        "en": {"user": "User: ", "assistant": "Assistant: "},
+    }[lang]
     # The last exchange is enough to resolve "it" / "那杭州呢"; older turns only cost prompt time.
-    return "\n".join(f"{names[t.role]}：{t.content[:200]}" for t in history[-2:])
+    return "\n".join(f"{names[t.role]}{t.content[:200]}" for t in history[-2:])
 
 
 def key_terms(text: str) -> list[str]:
@@ -441,7 +451,17 @@ class OpenAIGenerator:
             raise GenerationError(f"the LLM endpoint {where} failed: {type(exc).__name__}") from None
 
 
-# ---------------------------------------------------------------- extractive
+# ---------------------------------------------------------------- citation markers and the extractive backend
+
+_TRAILING = re.compile(r"[\s。．.！!？?；;，,]*$")
+
+
+def add_marker(sentence: str, n: int, lang: Lang) -> str:
+    """Put [n] after the sentence's last word and before its closing punctuation."""
+    end = _TRAILING.search(sentence)
+    cut = end.start() if end else len(sentence)
+    space = " " if lang == "en" else ""
+    return f"{sentence[:cut]}{space}[{n}]{sentence[cut:]}"
 
 
 @dataclass(frozen=True)
@@ -543,8 +563,8 @@ class ExtractiveGenerator:
                 continue  # a number was asked for: a sentence without one is a caption or a heading
             if sum(len(u.text) for u in chosen) + len(unit.text) <= self.max_chars:
                 chosen.append(unit)
-        total = sum(_weight(t) for t in q_tokens)
-        shared = sum(_weight(t) for t in q_tokens & set(keyword_tokens(f"{best.context} {best.text}")))
+        total = sum(token_weight(t) for t in q_tokens)
+        shared = sum(token_weight(t) for t in q_tokens & set(keyword_tokens(f"{best.context} {best.text}")))
         return chosen, (shared / total if total else 0.0)
 
     def answer(self, question: str, lang: Lang, passages: Sequence[Passage]) -> str:
@@ -553,190 +573,9 @@ class ExtractiveGenerator:
         if not chosen or (lang == "zh" and coverage < self.min_coverage):
             return REFUSAL[lang]
         if lang == "zh":
-            return "报告原文摘录：\n" + "\n".join(f"- {_add_marker(u.text, u.n, lang)}" for u in chosen)
-        lines = [f"- {_add_marker(annotate_english(u.text), u.n, lang)}" for u in chosen]
+            return "报告原文摘录：\n" + "\n".join(f"- {add_marker(u.text, u.n, lang)}" for u in chosen)
+        lines = [f"- {add_marker(annotate_english(u.text), u.n, lang)}" for u in chosen]
         return "From the report (quoted in the original Chinese):\n" + "\n".join(lines)
-
-
-# ---------------------------------------------------------------- checks applied to every answer
-
-_REFUSAL_SAYS = re.compile(
-    r"没有找到相关|无法回答|无法确定|无法得知|没有相关|资料中没有|资料中并未|资料未|"
-    r"(?:未|没有|并未|并没有|不)(?:在)?[^，。,.]{0,10}?(?:提及|提到|给出|说明|披露|找到|包含|涉及|提供)|"
-    r"does not say|doesn't say|do not say|no information|no mention|no data|cannot be determined|"
-    r"(?:does|do|did)(?: not|n't) (?:mention|contain|provide|specify|give|include|state|say)|"
-    r"(?:is|are|was|were)(?: not|n't) (?:mentioned|provided|specified|stated|given|available|included)",
-    re.I,
-)
-_MARKERS = re.compile(
-    r"[\[【]\s*(?:资料|passage|source|ref\.?)?\s*(\d{1,2}(?:\s*[,，、]\s*(?:资料|passage)?\s*\d{1,2})*)\s*[\]】]",
-    re.I,
-)
-_MARKER = re.compile(r"\[(\d+)\]")
-_SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
-_TRAILING = re.compile(r"[\s。．.！!？?；;，,]*$")
-
-
-@dataclass
-class Checked:
-    """An answer after the checks: text with markers renumbered 1..m, and what was found on the way."""
-
-    text: str
-    citations: list[Citation] = field(default_factory=list)
-    refused: bool = False
-    ungrounded: list[str] = field(default_factory=list)
-    wrong_language: bool = False
-    note: str = ""  # why the checks overrode the model, for Answer.notice
-
-
-def says_refusal(text: str) -> bool:
-    """The model's own "the passages do not say": its first sentence says so."""
-    first = next((s for s in _SENTENCES.findall(strip_markers(text).strip()) if s.strip()), "")
-    return bool(_REFUSAL_SAYS.search(first))
-
-
-def refusal(lang: Lang) -> Checked:
-    return Checked(REFUSAL[lang], refused=True)
-
-
-def _normalise_markers(text: str) -> str:
-    """【1】, [资料1], [1, 2] -> [1], [1][2]."""
-    return _MARKERS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
-
-
-def _support(text: str, passage: Passage) -> float:
-    """How well a passage backs a piece of answer text: shared numbers count most, then shared words."""
-    claims = [a for a in find_amounts(strip_markers(text)) if not a.exempt]
-    sources = find_amounts(passage.hit.chunk.text)
-    numbers = sum(1 for c in claims if any(matches(c, s) for s in sources))
-    words = set(keyword_tokens(strip_markers(text))) & set(keyword_tokens(passage.hit.chunk.text))
-    return 3.0 * numbers + sum(_weight(w) for w in words)
-
-
-def _add_marker(sentence: str, n: int, lang: Lang) -> str:
-    """Put [n] after the sentence's last word and before its closing punctuation."""
-    end = _TRAILING.search(sentence)
-    cut = end.start() if end else len(sentence)
-    space = " " if lang == "en" else ""
-    return f"{sentence[:cut]}{space}[{n}]{sentence[cut:]}"
-
-
-def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCES.findall(text) if s]
-
-
-def check_answer(
-    raw: str, lang: Lang, passages: Sequence[Passage], *, question: str = "", extractive: bool = False
-) -> Checked:
-    """Refusal, citations, numbers and language of a generated answer, fixed in code where possible."""
-    text = _normalise_markers(raw.strip())
-    valid = {p.n for p in passages}
-    by_n = {p.n: p for p in passages}
-    text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)  # markers to nowhere
-    if not text or says_refusal(text) or not passages:
-        return refusal(lang)
-    if not extractive and detect_lang(strip_markers(text)) != lang:
-        return Checked(text, wrong_language=True)
-    if lang == "en" and not extractive:
-        text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
-
-    # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
-    # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.)
-    sentences = _sentences(text)
-    for i, sentence in enumerate(sentences):
-        if extractive or _MARKER.search(sentence) or not strip_markers(sentence).strip(" \n。.，,"):
-            continue
-        best = max(passages, key=lambda p: (_support(sentence, p), -p.n))
-        if _support(sentence, best) >= 2.0:
-            sentences[i] = _add_marker(sentence, best.n, lang)
-    text = "".join(sentences)
-
-    # A number found in a passage the sentence does not cite: cite that passage too. Last claim first, so the
-    # markers added to later sentences do not move the offsets of earlier claims.
-    cited = {int(n) for n in _MARKER.findall(text)}
-    for claim in sorted(_ungrounded_in(text, [by_n[n] for n in cited]), key=lambda a: -a.start):
-        holder = next((p for p in passages if any(matches(claim, s) for s in find_amounts(p.hit.chunk.text))), None)
-        if holder is None:
-            continue
-        sentences = _sentences(text)
-        offset = 0
-        for i, sentence in enumerate(sentences):
-            if offset <= claim.start < offset + len(sentence):
-                sentences[i] = _add_marker(sentence, holder.n, lang)
-                break
-            offset += len(sentence)
-        text = "".join(sentences)
-        cited.add(holder.n)
-
-    if not cited:  # nothing cited at all: attach the passage that best supports the whole answer
-        best = max(passages, key=lambda p: (_support(text, p), -p.n))
-        text = _add_marker(text.rstrip(), best.n, lang)
-
-    text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
-    text, citations = _renumber(text, by_n)
-    # A plain number the user wrote ("the three 100-billion-yuan funds") is the user's premise, not a claim.
-    echoed = {a.literal for a in find_amounts(question) if a.bare}
-    claims = [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
-    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claims]
-    if claims and len(missing) == len(claims) and not extractive:
-        # Not one figure of the answer is in the report: the model answered from elsewhere (typically a question
-        # about another year or city than the report covers). Declining is the only answer the report supports.
-        figures = ", ".join(a.text.strip() for a in missing)
-        return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
-    return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
-
-
-def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:
-    """In a sentence stating figures, a marker whose passage holds none of them is a wrong citation when
-    another marker's passage holds some: the model cited [2] for a number that only [1] has."""
-    claims = [a for a in find_amounts(sentence) if not a.exempt]
-    markers = {int(n) for n in _MARKER.findall(sentence)}
-    if not claims or len(markers) < 2:
-        return sentence
-    holds = {n for n in markers if any(matches(c, s) for c in claims for s in find_amounts(by_n[n].hit.chunk.text))}
-    if not holds:
-        return sentence
-    kept = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in holds else "", sentence)
-    return re.sub(r"(?<=\S)[ \t]+(?=[.,;。，；]|$)|(?<= ) +", "", kept)
-
-
-def _ungrounded_in(text: str, passages: Sequence[Passage]) -> list[Amount]:
-    return ungrounded(text, [p.hit.chunk.text for p in passages])  # find_amounts skips the [n] markers itself
-
-
-def _renumber(text: str, by_n: dict[int, Passage]) -> tuple[str, list[Citation]]:
-    """Cited passages numbered 1..m in order of first mention; repeated adjacent markers collapsed."""
-    order: dict[int, int] = {}
-    for n in _MARKER.findall(text):
-        order.setdefault(int(n), len(order) + 1)
-    text = _MARKER.sub(lambda m: f"[{order[int(m.group(1))]}]", text)
-    text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)
-    return text, [Citation(new, by_n[old].hit.chunk) for old, new in order.items()]
-
-
-# ---------------------------------------------------------------- refusal on weak evidence
-
-# Top-hit dense similarity below which the report is taken not to cover the question, per embedding model
-# and question language. Calibrated with embeddinggemma-300m on eval/report_{zh,en}.jsonl (77 zh / 78 en cases,
-# chunks of 400/80): the lowest top-1 similarity of an answerable case was 0.326 (zh) and 0.278 (en); the
-# unanswerable cases ranged 0.319-0.751 (zh) and 0.252-0.659 (en), because most of them ask about a topic the
-# report covers (another year, another city). Similarity alone therefore only catches questions off the report's
-# subject; the floors sit just below the answerable minimum, and the model's own "not in the passages" (and the
-# checks above) handle the rest. Other embedding models have no floor until calibrated.
-EVIDENCE_FLOORS: dict[str, dict[Lang, float]] = {"google/embeddinggemma-300m": {"zh": 0.30, "en": 0.26}}
-
-
-def weak_evidence(hits: Sequence[Hit], lang: Lang, floors: dict[Lang, float] | None) -> bool:
-    if not hits:
-        return True
-    if not floors:
-        return False
-    top = max((h.similarity for h in hits if h.similarity is not None), default=None)
-    if top is None:
-        return False
-    # Keyword rank is no help here: on this small corpus BM25 matched some passage for every Chinese test
-    # question, answerable or not ("2024", "AI" are everywhere).
-    return top < floors[lang]
 
 
 def make_generator(backend: str, settings: Settings) -> Generator:

@@ -30,6 +30,8 @@ _EN_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _PERCENT = re.compile(_GAP + r"(?P<pct>%|％|percent\b|per cent\b|percentage points?\b|个百分点|成(?![本员果立为功]))")
+# Chinese measure words name what a count counts: 54家 (companies) is not 54起 (deals).
+_MEASURE = re.compile(_GAP + r"(?P<measure>[起家个支条项次笔件位名人所座款台])")
 _PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
 # 过亿元 / 上亿: "over 100 million" written without a digit.
 _OVER_YI = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?")
@@ -90,6 +92,7 @@ class Amount:
     unit: Unit
     magnitude: Decimal = Decimal(1)  # 10**8 for 亿, 10**9 for billion, 10 for 成 (tenths, as percent)
     year: bool = False  # 2024, 2024年: a date, not a quantity
+    measure: str = ""  # the Chinese measure word of a count: 起 in 1,156起
 
     @property
     def scaled(self) -> bool:
@@ -165,7 +168,12 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
         span_end = en.end()
     # A year: four digits 1900-2100 as written (no separator, unit or magnitude): 2024, 2024年, 2023—2033.
     year = unit == "count" and magnitude == 1 and re.fullmatch(r"(19|20)\d\d|2100", digits) is not None
-    return Amount(text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year)
+    measure = ""
+    if unit == "count" and not year and (mw := _MEASURE.match(text, span_end)):
+        measure = mw.group("measure")
+    return Amount(
+        text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year, measure
+    )
 
 
 # ---------------------------------------------------------------- English rendering
@@ -214,6 +222,9 @@ def _compatible(a: Unit, b: Unit) -> bool:
 
 def matches(claim: Amount, source: Amount) -> bool:
     """Does a number in a passage support a number in an answer?"""
+    measures = {claim.measure, source.measure}
+    if len(measures) == 2 and "" not in measures and "个" not in measures:
+        return False  # 54起 (deals) is not supported by 54家 (companies); 个 is the general measure word
     if claim.bare:
         # Without unit or magnitude only the digits can be compared: "850" matches "850亿元".
         return claim.literal == source.literal or claim.value == source.value

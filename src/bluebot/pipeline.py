@@ -7,23 +7,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bluebot.checks import EVIDENCE_FLOORS, Checked, check_answer, refusal, weak_evidence
 from bluebot.chunking import chunk_documents
 from bluebot.config import BACKENDS, Settings
 from bluebot.embedding import Embedder
 from bluebot.errors import BadQuestionError, ConfigError, GenerationError, LoaderError, ModelError
 from bluebot.generation import (
-    EVIDENCE_FLOORS,
-    Checked,
     ExtractiveGenerator,
     Generator,
     answer_messages,
     build_passages,
-    check_answer,
     make_generator,
-    refusal,
     rewrite_fallback,
     rewrite_question,
-    weak_evidence,
 )
 from bluebot.loaders import find_files, load_paths, source_name
 from bluebot.retrieval import Retriever
