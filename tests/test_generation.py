@@ -138,6 +138,31 @@ def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -
     assert answer.text.startswith("From the report") and answer.citations
 
 
+def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
+    reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."
+    bot, fake = make_bot(settings, [reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
+    answer = bot.ask("Which cities have set up AI industry funds since 2024?", backend="local")
+    assert answer.text == (
+        "Shenzhen, Beijing, Chengdu and Hangzhou set up AI funds; RISC-V high-performance CPU chips got money [1]."
+    )
+    assert fake.calls[1][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
+
+
+def test_an_untranslatable_term_stays_and_a_failed_translation_keeps_the_answer(settings: Settings) -> None:
+    replies = ["Funds were set up in 成都 [1].", "1. 成都", "Funds went to 成都 [1].", GenerationError("down")]
+    bot, _ = make_bot(settings, replies)
+    assert bot.ask("Which cities set up AI funds?", backend="local").text == "Funds were set up in 成都 [1]."
+    answer = bot.ask("Which cities set up AI funds?", backend="local")
+    assert answer.text == "Funds went to 成都 [1]." and "untranslated" in answer.notice
+    assert answer.backend == "local:fake"
+
+
+def test_an_english_answer_without_chinese_costs_no_extra_call(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["Nearly 85 billion yuan [1]."])
+    bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    assert len(fake.calls) == 1
+
+
 def test_follow_up_is_rewritten_by_the_model(settings: Settings) -> None:
     rewritten = "2024年杭州AI产业领域获投的企业有多少家？"
     bot, fake = make_bot(settings, [rewritten, "2024年杭州AI产业领域获投的企业有54家[1]。"])

@@ -163,7 +163,8 @@ _SYSTEM = {
         "You answer questions about a Chinese report using only the numbered passages the user gives "
         "(they are in Chinese); never use outside knowledge.\n"
         "Rules:\n"
-        "1. Answer every part of the question in English, in one or two short sentences.\n"
+        "1. Answer every part of the question in English, in one or two short sentences; give the answer directly, "
+        "without repeating the question.\n"
         "2. End each sentence with the number of the passage it comes from, like [1].\n"
         "3. Translate all Chinese words, including place and company names, into English. "
         "亿 = 100 million, 万亿 = 1 trillion.\n"
@@ -268,6 +269,54 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120:
         return rewrite_fallback(question, history)
     return reply
+
+
+# ---------------------------------------------------------------- Chinese left in an English answer
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
+_TERMS_SYSTEM = (
+    "Translate each numbered Chinese term into English, as used in a report on China's AI industry. Write "
+    "place names in pinyin (成都 = Chengdu). Reply with the numbered list only, one English term per line."
+)
+TERMS_MAX_TOKENS = 64
+
+
+def untranslated_terms(text: str) -> list[str]:
+    """The runs of Chinese characters in an English answer, each once, in order."""
+    return list(dict.fromkeys(_CJK_RUN.findall(text)))
+
+
+def translate_terms(text: str, generator: Generator) -> str:
+    """An English answer with the Chinese words the model left in it ("成都", "AI+医疗") translated by the model
+    in one short call, and full-width punctuation made ASCII. A term the model does not translate stays."""
+    terms = untranslated_terms(text)
+    if terms:
+        listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
+        reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", listing)], max_tokens=TERMS_MAX_TOKENS))
+        found = dict(re.findall(r"^\s*(\d+)\s*[.)、:：]\s*(.+?)\s*$", reply, re.M))
+        english = {t: re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).strip(" \"'") for i, t in enumerate(terms, 1)}
+        for term in sorted(terms, key=len, reverse=True):  # 杭州市 before 杭州
+            if english[term] and not _CJK_RUN.search(english[term]):
+                text = _replace(text, term, english[term])
+    for full, ascii_ in _FULL_WIDTH.items():
+        text = text.replace(full, ascii_)
+    text = re.sub(r"\.[ \t]*((?:\[\d+\])+)", r" \1.", text)  # "chip.[1]" -> "chip [1]."
+    text = re.sub(r"([,;])(?=[A-Za-z])", r"\1 ", text)
+    return re.sub(r"[ \t]{2,}", " ", re.sub(r"[ \t]+(?=[,.;:)])", "", text)).strip()
+
+
+def _replace(text: str, term: str, english: str) -> str:
+    """Every occurrence of term replaced, with a space where it meets a Latin letter or digit:
+    "RISC-V高性能CPU" -> "RISC-V high-performance CPU"."""
+
+    def spaced(m: re.Match[str]) -> str:
+        before, after = text[m.start() - 1 : m.start()], text[m.end() : m.end() + 1]
+        left = " " if before.isascii() and before.isalnum() else ""
+        right = " " if after.isascii() and after.isalnum() else ""
+        return f"{left}{english}{right}"
+
+    return re.sub(re.escape(term), spaced, text)
 
 
 # ---------------------------------------------------------------- local model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bluebot.checks import EVIDENCE_FLOORS, Checked, check_answer, refusal, weak_evidence
@@ -20,6 +20,8 @@ from bluebot.generation import (
     make_generator,
     rewrite_fallback,
     rewrite_question,
+    translate_terms,
+    untranslated_terms,
 )
 from bluebot.loaders import find_files, load_paths, source_name
 from bluebot.retrieval import Retriever
@@ -217,6 +219,11 @@ class Bot:
                     checked = None
             except (ModelError, GenerationError) as exc:
                 notices.append(str(exc))
+        if checked is not None and llm is not None and lang == "en" and untranslated_terms(checked.text):
+            try:
+                checked = replace(checked, text=translate_terms(checked.text, llm))
+            except (ModelError, GenerationError) as exc:
+                notices.append(f"Chinese terms left untranslated: {exc}")
         if checked is None:
             text = self._extractive.answer(standalone, lang, passages)
             yield text
