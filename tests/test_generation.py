@@ -126,9 +126,27 @@ def test_weak_evidence_refuses_without_asking_the_model(settings: Settings) -> N
 
 
 def test_model_refusal_becomes_the_fixed_sentence(settings: Settings) -> None:
-    bot, _ = make_bot(settings, ["The passages do not mention Beijing."])
+    bot, _ = make_bot(settings, ["The passages do not mention Beijing.", "资料中没有提到北京。"])
     answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
     assert answer.refused and answer.text == "The report does not say."
+
+
+def test_an_english_decline_gets_a_second_reading_in_chinese(settings: Settings) -> None:
+    reply = "Total disclosed investment: nearly 85 billion yuan [1]."
+    replies = ["The report does not say.", "披露总投资金额近850亿元[1]。", reply]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    assert not answer.refused and answer.text == reply and "850 亿元" in answer.citations[0].chunk.text
+    assert fake.calls[1][0][1].startswith("你是报告问答助手")  # the Chinese prompt
+    # amounts put in English in code; the marker names the passage holding 850亿元, numbered as the model saw it
+    translated = fake.calls[2][1][1]
+    assert translated.startswith("披露总投资金额近 85 billion yuan [") and "850" in fake.calls[0][1][1]
+
+
+def test_a_second_decline_keeps_the_refusal(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["The report does not say.", "报告中没有找到相关信息。"])
+    answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
+    assert answer.refused and answer.text == "The report does not say." and len(fake.calls) == 2
 
 
 def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -> None:

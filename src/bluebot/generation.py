@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
-from bluebot.numbers import annotate_english, find_amounts
+from bluebot.numbers import annotate_english, english_amounts, find_amounts
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Hit, Lang, Turn
 
@@ -280,6 +280,16 @@ _TERMS_SYSTEM = (
     "place names in pinyin (成都 = Chengdu). Reply with the numbered list only, one English term per line."
 )
 TERMS_MAX_TOKENS = 64
+_TRANSLATE_SYSTEM = (
+    "Translate the user's text into English. Keep every [n] marker and every number as written. Translate all "
+    "Chinese words, including place and company names. Output only the translation."
+)
+
+
+def translate_answer(text: str, generator: Generator) -> str:
+    """A checked Chinese answer in English; its amounts are put in English in code first (850亿元 -> 85 billion
+    yuan), since the model gets 亿 wrong."""
+    return "".join(generator.stream([("system", _TRANSLATE_SYSTEM), ("user", english_amounts(text).strip())])).strip()
 
 
 def untranslated_terms(text: str) -> list[str]:

@@ -279,3 +279,19 @@ def annotate_english(text: str) -> str:
         last = amount.end
     out.append(text[last:])
     return "".join(out)
+
+
+def english_amounts(text: str) -> str:
+    """Chinese amounts replaced by their English reading, before a text is translated: "259亿美元，同比36.2%" ->
+    "25.9 billion US dollars，同比36.2%". Counts keep their measure word (54家) for the translator."""
+    out, last = [], 0
+    for amount in find_amounts(text):
+        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text):
+            continue
+        if not (amount.scaled or amount.unit in ("CNY", "USD", "percent")):
+            continue
+        out.append(text[last : amount.start])
+        out.append(f" {english(amount)} ")
+        last = amount.end
+    out.append(text[last:])
+    return "".join(out)
