@@ -4,6 +4,7 @@ report, a shipped test set and an uploaded one. Screenshots go to artifacts/scre
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ def test_the_evaluate_tab_runs_a_shipped_and_an_uploaded_set(page: Any, tmp_path
     # an uploaded set replaces the shipped choice
     upload = write_set(tmp_path / "mine.jsonl", UPLOADED)
     page.locator("#bb-eval-upload input[type=file]").set_input_files(str(upload))
-    expect(page.locator("#bb-eval-upload")).to_contain_text("mine.jsonl", timeout=30_000)
+    # Gradio shows the file name as two parts ("mine" ".jsonl"), joined by white space in the text content
+    expect(page.locator("#bb-eval-upload")).to_contain_text(re.compile(r"mine\s*\.jsonl"), timeout=30_000)
     page.click("#bb-eval-run")
     expect(status).to_contain_text("1 cases", timeout=120_000)
     expect(summary.locator("table").first).to_contain_text("answer accuracy")
