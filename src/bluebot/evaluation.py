@@ -61,24 +61,30 @@ def _case_from(obj: Any, where: str) -> EvalCase:
     )
 
 
-def load_cases(path: Path) -> list[EvalCase]:
-    """Read a test set; any malformed line raises BadTestSetError naming the file and line."""
+def _jsonl(path: Path, error: type[Exception]) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "file, line n", parsed value) for every non-blank line of a JSON Lines file; an unreadable
+    file or a line that is not JSON raises `error` naming the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise BadTestSetError(f"{path}: cannot read ({exc.strerror})") from None
+        raise error(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise BadTestSetError(f"{path}: not UTF-8 text") from None
-    cases: list[EvalCase] = []
-    seen: dict[str, int] = {}
+        raise error(f"{path}: not UTF-8 text") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}, line {number}"
         try:
-            obj = json.loads(line)
+            yield number, where, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise BadTestSetError(f"{where}: not valid JSON ({exc.msg})") from None
+            raise error(f"{where}: not valid JSON ({exc.msg})") from None
+
+
+def load_cases(path: Path) -> list[EvalCase]:
+    """Read a test set; any malformed line raises BadTestSetError naming the file and line."""
+    cases: list[EvalCase] = []
+    seen: dict[str, int] = {}
+    for number, where, obj in _jsonl(path, BadTestSetError):
         case = _case_from(obj, where)
         if case.id in seen:
             raise BadTestSetError(f"{where}: id {case.id!r} already used on line {seen[case.id]}")
@@ -264,21 +270,8 @@ _RESULT_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 def load_results(path: Path) -> list[dict[str, Any]]:
     """Read a results file; a malformed line raises BadResultsError naming the file and line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadResultsError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise BadResultsError(f"{path}: not UTF-8 text") from None
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BadResultsError(f"{where}: not valid JSON ({exc.msg})") from None
+    for _, where, obj in _jsonl(path, BadResultsError):
         if not isinstance(obj, dict):
             raise BadResultsError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         for name, kind in _RESULT_FIELDS.items():

@@ -9,7 +9,7 @@ never left to the model: every amount is reduced to an exact value (Decimal, no 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -268,30 +268,29 @@ def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amou
     return answer, ungrounded(answer, passages)
 
 
-def annotate_english(text: str) -> str:
-    """Add the English reading after each Chinese amount: "近850亿元" -> "近850亿元 (85 billion yuan)"."""
+def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> str:
+    """Each amount written with Chinese characters (亿元, 成) replaced by edit(amount), or kept when that is None."""
     out, last = [], 0
     for amount in find_amounts(text):
         if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text):
             continue
-        out.append(text[last : amount.end])
-        out.append(f" ({english(amount)})")
+        replacement = edit(amount)
+        if replacement is None:
+            continue
+        out.append(text[last : amount.start] + replacement)
         last = amount.end
     out.append(text[last:])
     return "".join(out)
+
+
+def annotate_english(text: str) -> str:
+    """Add the English reading after each Chinese amount: "近850亿元" -> "近850亿元 (85 billion yuan)"."""
+    return _edit_chinese_amounts(text, lambda a: f"{a.text} ({english(a)})")
 
 
 def english_amounts(text: str) -> str:
     """Chinese amounts replaced by their English reading, before a text is translated: "259亿美元，同比36.2%" ->
     "25.9 billion US dollars，同比36.2%". Counts keep their measure word (54家) for the translator."""
-    out, last = [], 0
-    for amount in find_amounts(text):
-        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text):
-            continue
-        if not (amount.scaled or amount.unit in ("CNY", "USD", "percent")):
-            continue
-        out.append(text[last : amount.start])
-        out.append(f" {english(amount)} ")
-        last = amount.end
-    out.append(text[last:])
-    return "".join(out)
+    return _edit_chinese_amounts(
+        text, lambda a: f" {english(a)} " if a.scaled or a.unit in ("CNY", "USD", "percent") else None
+    )
