@@ -73,6 +73,23 @@ def test_an_answer_whose_every_figure_is_invented_is_declined() -> None:
     assert checked.refused and checked.text == REFUSAL["zh"] and "100亿元" in checked.note
 
 
+def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None:
+    checked = check_answer("深圳有54家AI企业[1]。", "zh", passages(HANGZHOU), question="深圳有多少家AI企业？")
+    assert checked.refused and checked.text == REFUSAL["zh"] and "深圳" in checked.note
+    checked = check_answer("In 2023, about 85 billion yuan [1].", "en", passages(TOTAL),
+                           question="How much was invested in China's AI sector in 2023?")
+    assert checked.refused and checked.text == REFUSAL["en"] and "2023" in checked.note
+    # chunks overlap: a figure cited from the chunk without the year is backed by the chunk with it
+    forecast = "预计超 8,000 亿美元"
+    chunks = passages(f"全球AI市场\n{forecast}", f"{forecast}\n2028年全球AI IT总投资")
+    question = "到2028年，全球AI IT总投资预计会达到什么量级？"
+    checked = check_answer("预计超8,000亿美元[1]。", "zh", chunks, question=question)
+    assert not checked.refused and checked.text == "预计超8,000亿美元[1]。"
+    checked = check_answer("54 companies in Hangzhou got funding [1].", "en", passages(HANGZHOU),
+                           question="How many AI companies in Hangzhou got funding in 2024?")
+    assert not checked.refused and checked.citations
+
+
 def test_plain_numbers_from_the_question_are_not_claims() -> None:
     question = "How much had Hangzhou's three 100-billion-yuan parent funds approved?"
     checked = check_answer("The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL),

@@ -159,7 +159,7 @@ def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -
 def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
     reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."
     bot, fake = make_bot(settings, [reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
-    answer = bot.ask("Which cities have set up AI industry funds since 2024?", backend="local")
+    answer = bot.ask("Which cities have set up AI industry funds?", backend="local")
     assert answer.text == (
         "Shenzhen, Beijing, Chengdu and Hangzhou set up AI funds; RISC-V high-performance CPU chips got money [1]."
     )

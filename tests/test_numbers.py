@@ -85,7 +85,11 @@ def test_counts_of_different_things_do_not_match() -> None:
     assert ungrounded("杭州共有54家企业获投。", [hangzhou]) == []
     assert [a.text for a in ungrounded("杭州发生了54起投资案例。", [hangzhou])] == ["54"]
     assert ungrounded("杭州有54个企业获投。", [hangzhou]) == []  # 个 counts anything
-    assert ungrounded("54 companies raised money.", [hangzhou]) == []  # English leaves the noun to the words
+    # an English count is known by its noun, a few words on at most
+    assert ungrounded("54 companies raised money.", [hangzhou]) == []
+    assert [a.text for a in ungrounded("There were 54 AI investment deals in Hangzhou.", [hangzhou])] == ["54"]
+    assert ungrounded("54 projects", [hangzhou]) == []  # a noun with no measure word of its own counts anything
+    assert find_amounts("353 funds and 22 support policies")[1].measure == "条"
 
 
 def test_percent_is_not_a_count_and_currencies_do_not_mix() -> None:

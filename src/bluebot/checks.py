@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from bluebot.generation import REFUSAL, Passage, add_marker, token_weight
 from bluebot.numbers import Amount, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
 
@@ -143,6 +144,16 @@ def check_answer(
         # about another year or city than the report covers). Declining is the only answer the report supports.
         figures = ", ".join(a.text.strip() for a in missing)
         return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
+    # The question is about a year or a name that the passages the answer comes from never mention (Shenzhen, 2023):
+    # the model took a figure that belongs to something else. Those passages are the cited ones and any other that
+    # holds every figure of the answer (chunks overlap: the model may cite the one without the year).
+    sources = [c.chunk for c in citations]
+    if claims:
+        sources += [p.hit.chunk for p in passages if not _ungrounded_in(text, [p])]
+    absent = unmentioned(question, lang, [f"{c.section}\n{c.text}" for c in sources]) if question else []
+    if absent and not extractive:
+        names = ", ".join(absent)
+        return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
 
 

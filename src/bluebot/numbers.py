@@ -32,6 +32,20 @@ _EN_SUFFIX = re.compile(
 _PERCENT = re.compile(_GAP + r"(?P<pct>%|％|percent\b|per cent\b|percentage points?\b|个百分点|成(?![本员果立为功]))")
 # Chinese measure words name what a count counts: 54家 (companies) is not 54起 (deals).
 _MEASURE = re.compile(_GAP + r"(?P<measure>[起家个支条项次笔件位名人所座款台])")
+# What an English count counts, as the Chinese measure word it stands for: "54 deals" is 54起, "54 companies" 54家.
+# The noun may follow a few words later: "54 AI investment deals".
+_EN_MEASURES = {
+    "起": ("deal", "deals", "investments", "cases", "transactions", "financings"),
+    "家": ("company", "companies", "firms", "enterprises", "startups", "businesses"),
+    "支": ("funds",),
+    "条": ("policies",),
+}
+_EN_COUNTED = re.compile(
+    r"(?:[ \t]+[A-Za-z+\-]+){0,3}?[ \t]+(?P<noun>"
+    + "|".join(w for words in _EN_MEASURES.values() for w in words)
+    + r")\b",
+    re.IGNORECASE,
+)
 _PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
 # 过亿元 / 上亿: "over 100 million" written without a digit.
 _OVER_YI = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?")
@@ -171,6 +185,8 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
     measure = ""
     if unit == "count" and not year and (mw := _MEASURE.match(text, span_end)):
         measure = mw.group("measure")
+    elif unit == "count" and not year and (noun := _EN_COUNTED.match(text, span_end)):
+        measure = next(m for m, words in _EN_MEASURES.items() if noun.group("noun").lower() in words)
     return Amount(
         text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year, measure
     )

@@ -52,7 +52,7 @@ _STOP = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # type: ignore[no-untyped-def]
+def jieba_module():  # type: ignore[no-untyped-def]
     import logging
 
     import jieba
@@ -65,5 +65,5 @@ def _jieba():  # type: ignore[no-untyped-def]
 def keyword_tokens(text: str) -> list[str]:
     """Tokens for the keyword index: jieba search-mode words, lower case, no stop words or punctuation."""
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("**", "").lower())  # 1,156 -> one token
-    words = _jieba().lcut_for_search(text)
+    words = jieba_module().lcut_for_search(text)
     return [w for w in (w.strip() for w in words) if w and w not in _STOP and _TOKEN_OK.search(w)]

@@ -1,0 +1,110 @@
+"""What a question is specifically about (a year, a place, a named product or company) and whether the passages
+an answer cites mention it. A small model asked about Shenzhen, 2023 or Alibaba Cloud answers with the figure the
+passages give for Hangzhou, 2024 or another vendor; when the cited passages never name the question's subject,
+the report does not hold the answer.
+
+Subjects are found by form, not by a list of known questions:
+- years: 1900-2099 written as digits;
+- Latin names with two or more capitals (DeepSeek, OpenAI, NVIDIA, FPGA), matched as written (plural "s" dropped);
+- Chinese place names: words that jieba's dictionary also knows as a city (深圳 -> 深圳市), or as a province or
+  district when it tags the word as a place (浙江 -> 浙江省, 滨江 -> 滨江区);
+- in English questions, capitalised words inside the sentence that read as two or more pinyin syllables (Shenzhen,
+  Zhejiang, Alibaba; not months, not English-looking words ending in consonant + "e" such as Guide): matched
+  against the pinyin of the passages, so "Shenzhen" is found in "深圳".
+China itself is the report's scope, never a subject.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from bluebot.types import Lang
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# DeepSeek, OpenAI, NVIDIA, RISC-V; "GPUs" -> "GPU"
+_LATIN_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?)s?(?![A-Za-z0-9])")
+_CAPITALISED = re.compile(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w'’-])")
+_SCOPE = frozenset({"中国", "我国", "国内", "全国", "china", "chinese"})
+_NOT_NAMES = frozenset(m.lower() for m in [*calendar.month_name[1:], *calendar.day_name])
+
+
+@lru_cache(maxsize=1)
+def _syllables() -> frozenset[str]:
+    """Pinyin syllables without tones (about 410), read off the common CJK block."""
+    from pypinyin import lazy_pinyin
+
+    # Interjections (嗯 n, 呣 m) and lone o / e let English words through ("gen-er-a-ti-o-n"); names rarely use them.
+    every = frozenset(lazy_pinyin("".join(chr(c) for c in range(0x4E00, 0x9FA6))))
+    return every - {"n", "m", "ng", "hm", "hng", "o", "e"}
+
+
+def pinyin_syllables(word: str) -> int:
+    """The fewest pinyin syllables the word splits into ("Shenzhen" -> 2), or 0 when it is not pinyin."""
+    word, syllables = word.lower(), _syllables()
+    best: list[int | None] = [0] + [None] * len(word)
+    for i in range(len(word)):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, min(len(word), i + 6) + 1):
+            if word[i:j] in syllables and (best[j] is None or best[j] > best[i] + 1):  # type: ignore[operator]
+                best[j] = best[i] + 1  # type: ignore[operator]
+    return best[-1] or 0
+
+
+def _reads_as_pinyin_name(word: str) -> bool:
+    """Two or more pinyin syllables, and not ending like an English word in a consonant and "e" (Guide, Made)."""
+    return pinyin_syllables(word) >= 2 and not re.search(r"[^aeiouv]e$", word.lower())
+
+
+def _is_place(word: str) -> bool:
+    from jieba import posseg
+
+    from bluebot.text import jieba_module
+
+    freq = jieba_module().dt.FREQ
+    if freq.get(word + "市", 0) > 0:  # 深圳市, 合肥市 (jieba tags 合肥 a noun)
+        return True
+    # a province or district only when jieba also tags the word a place: it knows 产业省 and 集中区 as well
+    return posseg.dt.word_tag_tab.get(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
+
+
+def subjects(question: str, lang: Lang) -> list[str]:
+    """The years and names the question is about, each once, in the order they appear."""
+    found = _YEAR.findall(question)
+    found += [m.group(1) for m in _LATIN_NAME.finditer(question) if len(m.group(1)) >= 3]
+    if lang == "zh":
+        from bluebot.text import jieba_module
+
+        found += [
+            w for w in jieba_module().lcut(question, HMM=False) if len(w) >= 2 and w not in _SCOPE and _is_place(w)
+        ]
+    else:
+        for m in _CAPITALISED.finditer(question):
+            word = m.group(1)
+            sentence_start = not question[: m.start()].strip() or question[: m.start()].rstrip()[-1] in ".?!:"
+            if not sentence_start and word.lower() not in _SCOPE | _NOT_NAMES and _reads_as_pinyin_name(word):
+                found.append(word)
+    return sorted(dict.fromkeys(found), key=question.find)
+
+
+@lru_cache(maxsize=256)
+def _pinyin(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text)).lower()
+
+
+def mentioned(subject: str, texts: Sequence[str]) -> bool:
+    """Whether any of the texts names the subject: as written, or, for a pinyin word, in the texts' pinyin."""
+    if any(subject.casefold() in t.casefold() for t in texts):
+        return True
+    is_pinyin_word = subject.isascii() and subject.isalpha() and subject[1:].islower()
+    return is_pinyin_word and any(subject.lower() in _pinyin(t) for t in texts)
+
+
+def unmentioned(question: str, lang: Lang, texts: Sequence[str]) -> list[str]:
+    """The question's subjects that none of the texts mention."""
+    return [s for s in subjects(question, lang) if not mentioned(s, texts)]
