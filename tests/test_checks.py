@@ -90,6 +90,20 @@ def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None
     assert not checked.refused and checked.citations
 
 
+def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing_it() -> None:
+    policy = "2019年6月，国家新一代人工智能治理专业委员会发布《新一代人工智能治理原则——发展负责任的人工智能》。"
+    question = "2019年6月发布的人工智能治理文件叫什么？"
+    checked = check_answer("《新一代人工智能治理原则——发展负责任的人工智能》[1]", "zh", passages(TOTAL, policy),
+                           question=question)
+    assert not checked.refused and checked.citations
+
+
+def test_an_answer_that_only_repeats_the_question_is_declined() -> None:
+    question = "DeepSeek-R1的训练成本是多少？"
+    checked = check_answer("DeepSeek-R1的训练成本是[1]。", "zh", passages(TOTAL), question=question)
+    assert checked.refused and checked.text == REFUSAL["zh"] and "repeated the question" in checked.note
+
+
 def test_plain_numbers_from_the_question_are_not_claims() -> None:
     question = "How much had Hangzhou's three 100-billion-yuan parent funds approved?"
     checked = check_answer("The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL),

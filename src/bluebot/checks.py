@@ -144,17 +144,33 @@ def check_answer(
         # about another year or city than the report covers). Declining is the only answer the report supports.
         figures = ", ".join(a.text.strip() for a in missing)
         return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
-    # The question is about a year or a name that the passages the answer comes from never mention (Shenzhen, 2023):
-    # the model took a figure that belongs to something else. Those passages are the cited ones and any other that
-    # holds every figure of the answer (chunks overlap: the model may cite the one without the year).
-    sources = [c.chunk for c in citations]
-    if claims:
-        sources += [p.hit.chunk for p in passages if not _ungrounded_in(text, [p])]
-    absent = unmentioned(question, lang, [f"{c.section}\n{c.text}" for c in sources]) if question else []
+    # "DeepSeek-R1的训练成本是[1]。": the question's own words, cited, and nothing else.
+    says_nothing = not claims and not set(keyword_tokens(strip_markers(text))) - set(keyword_tokens(question))
+    if question and not extractive and says_nothing:
+        return Checked(REFUSAL[lang], refused=True, note="the model's answer only repeated the question")
+    absent = unmentioned(question, lang, _answer_sources(text, claims, citations, passages)) if question else []
     if absent and not extractive:
         names = ", ".join(absent)
         return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+def _answer_sources(
+    text: str, claims: list[Amount], citations: list[Citation], passages: Sequence[Passage]
+) -> list[str]:
+    """The passages an answer comes from, section title included, for the subject check: a question about a year or
+    a name these never mention (Shenzhen, 2023) got a figure that belongs to something else. They are the cited
+    passages and any other that backs the answer as well: one holding every figure of it (chunks overlap, and the
+    model may cite the copy without the year), or, for an answer without figures, one supporting it at least as
+    much as the best cited passage (the model cited the wrong one for a document title)."""
+    cited = {c.chunk.id for c in citations}
+    if claims:
+        extra = [p for p in passages if not _ungrounded_in(text, [p])]
+    else:
+        best = max((_support(text, p) for p in passages if p.hit.chunk.id in cited), default=0.0)
+        extra = [p for p in passages if _support(text, p) >= max(best, 3.0)]
+    chunks = [c.chunk for c in citations] + [p.hit.chunk for p in extra if p.hit.chunk.id not in cited]
+    return [f"{c.section}\n{c.text}" for c in chunks]
 
 
 def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:
