@@ -48,6 +48,11 @@ def main() -> None:
     parser.add_argument("--backend", default="local", choices=("local", "openai", "extractive"))
     parser.add_argument("--per-lang", type=int, default=6, help="questions per test set")
     parser.add_argument("--sets", nargs="+", default=["eval/report_zh.jsonl", "eval/report_en.jsonl"])
+    parser.add_argument(
+        "--ab-prompt-lookup",
+        action="store_true",
+        help="answer each question with and without prompt-lookup decoding, alternating which goes first",
+    )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
@@ -58,6 +63,9 @@ def main() -> None:
     _, _, warm = timed(bot, cases[0], args.backend)
     print(f"warm-up (model load included): {time.perf_counter() - t0:.1f} s, backend {warm.backend}")
 
+    if args.ab_prompt_lookup:
+        ab_prompt_lookup(bot, cases, args.backend)
+        return
     firsts: list[float] = []
     totals: list[float] = []
     for case in cases:
@@ -70,6 +78,26 @@ def main() -> None:
     print(f"\n{len(cases)} questions, backend {args.backend}")
     for label, values in (("first token", firsts), ("full answer", totals)):
         print(f"{label:<12} p50 {percentile(values, 0.5):5.2f} s   p95 {percentile(values, 0.95):5.2f} s")
+
+
+def ab_prompt_lookup(bot: Bot, cases: list[EvalCase], backend: str) -> None:
+    """Interleaved A/B of prompt-lookup decoding: the machine's speed drifts, so both arms see the same moments."""
+    from bluebot import generation
+
+    tokens = generation.PROMPT_LOOKUP_TOKENS
+    arms: dict[int | None, tuple[list[float], list[float]]] = {None: ([], []), tokens: ([], [])}
+    for i, case in enumerate(cases):
+        for arm in (tokens, None) if i % 2 == 0 else (None, tokens):
+            generation.PROMPT_LOOKUP_TOKENS = arm
+            first, total, answer = timed(bot, case, backend)
+            arms[arm][0].append(first)
+            arms[arm][1].append(total)
+            print(f"{case.id} lookup={arm}: first {first:4.1f} s, total {total:4.1f} s: {answer.text[:70]!r}")
+    generation.PROMPT_LOOKUP_TOKENS = tokens
+    for arm, (firsts, totals) in arms.items():
+        label = "plain greedy" if arm is None else f"prompt lookup, {arm} tokens"
+        print(f"{label:<26} first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s   "
+              f"full answer p50 {percentile(totals, 0.5):5.2f} s p95 {percentile(totals, 0.95):5.2f} s")
 
 
 if __name__ == "__main__":

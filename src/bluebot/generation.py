@@ -25,10 +25,13 @@ Messages = Sequence[tuple[str, str]]  # (role, content); role is "system", "user
 REFUSAL: dict[Lang, str] = {"zh": "报告中没有找到相关信息。", "en": "The report does not say."}
 
 MAX_NEW_TOKENS = 200
-# Prompt-lookup decoding: the answer copies figures and phrases from the passages, so up to this many tokens that
-# follow the last words in the prompt are proposed and checked in one forward pass. Greedy output is unchanged
-# (identical text on 14 test questions); answer time fell by about a fifth (benchmarks/answers.py, BENCHMARKS.md).
-PROMPT_LOOKUP_TOKENS = 10
+# Prompt-lookup decoding: the answer copies figures and phrases from the passages, so up to this many prompt tokens
+# that follow the answer's last words are proposed and checked in one forward pass. Still greedy (the same text on
+# 14 test questions run alone; in full runs a few answers changed wording, as batched bf16 arithmetic can break
+# near-ties). Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s, but the first token
+# 4.4 s -> 6.4 s, since the prompt's own forward pass carries the guesses. Generating the first token apart and
+# continuing from its cache measured slower overall, so the whole answer is one call.
+PROMPT_LOOKUP_TOKENS: int | None = 10
 REWRITE_MAX_TOKENS = 48
 
 
