@@ -92,6 +92,14 @@ def test_counts_of_different_things_do_not_match() -> None:
     assert find_amounts("353 funds and 22 support policies")[1].measure == "条"
 
 
+def test_a_count_is_not_an_amount_with_the_same_digits() -> None:
+    forecast = "2025年中国智能算力市场规模预计将达 259 亿美元"
+    assert [a.text for a in ungrounded("China has built 259 intelligent computing centers.", [forecast])] == ["259"]
+    assert [a.text for a in ungrounded("杭州有503个项目。", ["投资金额503亿元"])] == ["503"]
+    assert ungrounded("259 [1]", [forecast]) == []  # a bare number says nothing of what it counts
+    assert ungrounded("It grew 36.2 percent.", ["同比 ↑36.2%"]) == []
+
+
 def test_percent_is_not_a_count_and_currencies_do_not_mix() -> None:
     assert ungrounded("84.3 billion yuan", [PASSAGE])  # 84.3% is a share, not an amount
     assert ungrounded("85 billion US dollars", [PASSAGE])  # 850亿元 is yuan

@@ -46,6 +46,11 @@ _EN_COUNTED = re.compile(
     + r")\b",
     re.IGNORECASE,
 )
+# A count of things named by an English plural noun, right after the number or one or two words on.
+_EN_PLURAL = re.compile(
+    r"(?:[ \t]+[A-Za-z][A-Za-z+\-]*){0,2}?[ \t]+(?!(?:percent|dollars|yuan|points|times|years|months)\b)"
+    r"[A-Za-z][a-z\-]*[a-z]s\b"
+)
 _PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
 # 过亿元 / 上亿: "over 100 million" written without a digit.
 _OVER_YI = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?")
@@ -187,6 +192,8 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
         measure = mw.group("measure")
     elif unit == "count" and not year and (noun := _EN_COUNTED.match(text, span_end)):
         measure = next(m for m, words in _EN_MEASURES.items() if noun.group("noun").lower() in words)
+    elif unit == "count" and not year and _EN_PLURAL.match(text, span_end):
+        measure = "个"  # "259 computing centers": a count of something, whatever it is
     return Amount(
         text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year, measure
     )
@@ -241,6 +248,8 @@ def matches(claim: Amount, source: Amount) -> bool:
     measures = {claim.measure, source.measure}
     if len(measures) == 2 and "" not in measures and "个" not in measures:
         return False  # 54起 (deals) is not supported by 54家 (companies); 个 is the general measure word
+    if claim.measure and not source.bare:
+        return False  # 259 centres (a count) is not 259亿美元 (an amount)
     if claim.bare:
         # Without unit or magnitude only the digits can be compared: "850" matches "850亿元".
         return claim.literal == source.literal or claim.value == source.value
