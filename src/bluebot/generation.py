@@ -28,9 +28,10 @@ MAX_NEW_TOKENS = 200
 # Prompt-lookup decoding: the answer copies figures and phrases from the passages, so up to this many prompt tokens
 # that follow the answer's last words are proposed and checked in one forward pass. Still greedy (the same text on
 # 14 test questions run alone; in full runs a few answers changed wording, as batched bf16 arithmetic can break
-# near-ties). Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s, but the first token
-# 4.4 s -> 6.4 s, since the prompt's own forward pass carries the guesses. Generating the first token apart and
-# continuing from its cache measured slower overall, so the whole answer is one call.
+# near-ties). Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s. A key/value cache of
+# the system prompt, computed once and reused, used to save a sixth of the time to the first token; with prompt
+# lookup it cost time instead (first token p50 4.96 s with it, 4.42 s without, 14 questions interleaved), so the
+# prompt is computed whole each time.
 PROMPT_LOOKUP_TOKENS: int | None = 10
 REWRITE_MAX_TOKENS = 48
 
@@ -351,7 +352,6 @@ class LocalGenerator:
         self.max_new_tokens = max_new_tokens
         self._model: Any = None
         self._tokenizer: Any = None
-        self._prefixes: dict[str, tuple[Any, Any]] = {}  # system prompt -> (its token ids, its key/value cache)
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()  # one generation at a time: two would halve each other's speed
 
@@ -380,7 +380,6 @@ class LocalGenerator:
         inputs = self._tokenizer.apply_chat_template(
             chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        extra: dict[str, Any] = {}
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
         stop = threading.Event()
         failure: list[BaseException] = []
@@ -400,17 +399,12 @@ class LocalGenerator:
                         stopping_criteria=StoppingCriteriaList([_Stop()]),
                         pad_token_id=self._tokenizer.eos_token_id,
                         prompt_lookup_num_tokens=PROMPT_LOOKUP_TOKENS,
-                        **extra,
                     )
             except Exception as exc:  # noqa: BLE001 - reported to the consumer as GenerationError below
                 failure.append(exc)
                 streamer.end()
 
         with self._run_lock:
-            if chat and chat[0]["role"] == "system":
-                cache = self._prefix_cache(chat[0]["content"], inputs["input_ids"])
-                if cache is not None:
-                    extra["cache"] = cache
             worker = threading.Thread(target=run, name="bluebot-generate", daemon=True)
             worker.start()
             try:
@@ -422,31 +416,6 @@ class LocalGenerator:
                 worker.join()
         if failure:
             raise GenerationError(f"the local model failed while answering: {failure[0]}")
-
-    def _prefix_cache(self, system: str, input_ids: Any) -> Any:
-        """A copy of the key/value cache of the system turn, computed once per system prompt. The system prompt
-        is the same for every question, and skipping its ~150 tokens saves a sixth of the time to first token."""
-        import copy
-
-        import torch
-        from transformers import DynamicCache
-
-        if system not in self._prefixes:
-            text = self._tokenizer.apply_chat_template([{"role": "system", "content": system}], tokenize=False)
-            ids = self._tokenizer(text, return_tensors="pt")["input_ids"]
-            cache = DynamicCache(config=self._model.config)
-            try:
-                with torch.inference_mode():
-                    self._model(ids, cache=cache, use_cache=True)
-            except Exception:  # noqa: BLE001 - the cache only saves time; without it the full prompt is computed
-                return None
-            self._prefixes[system] = (ids, cache)
-        ids, cache = self._prefixes[system]
-        n = ids.shape[1]
-        # Only valid when the prompt really starts with exactly these tokens (a template could merge across turns).
-        if input_ids.shape[1] <= n or not torch.equal(input_ids[0, :n], ids[0]):
-            return None
-        return copy.deepcopy(cache)  # generate() extends the cache it is given; the original stays clean
 
 
 def _cpu_has_bf16() -> bool:
