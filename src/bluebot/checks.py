@@ -144,14 +144,13 @@ def check_answer(
         # about another year or city than the report covers). Declining is the only answer the report supports.
         figures = ", ".join(a.text.strip() for a in missing)
         return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
-    # "DeepSeek-R1的训练成本是[1]。": the question's own words, cited, and nothing else.
-    says_nothing = not claims and not set(keyword_tokens(strip_markers(text))) - set(keyword_tokens(question))
-    if question and not extractive and says_nothing:
-        return Checked(REFUSAL[lang], refused=True, note="the model's answer only repeated the question")
-    absent = unmentioned(question, lang, _answer_sources(text, claims, citations, passages)) if question else []
-    if absent and not extractive:
-        names = ", ".join(absent)
-        return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
+    if question and not extractive:
+        # "DeepSeek-R1的训练成本是[1]。": the question's own words, cited, and nothing else.
+        if not claims and not set(keyword_tokens(strip_markers(text))) - set(keyword_tokens(question)):
+            return Checked(REFUSAL[lang], refused=True, note="the model's answer only repeated the question")
+        if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
+            names = ", ".join(absent)
+            return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
 
 

@@ -187,16 +187,21 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
         span_end = en.end()
     # A year: four digits 1900-2100 as written (no separator, unit or magnitude): 2024, 2024年, 2023—2033.
     year = unit == "count" and magnitude == 1 and re.fullmatch(r"(19|20)\d\d|2100", digits) is not None
-    measure = ""
-    if unit == "count" and not year and (mw := _MEASURE.match(text, span_end)):
-        measure = mw.group("measure")
-    elif unit == "count" and not year and (noun := _EN_COUNTED.match(text, span_end)):
-        measure = next(m for m, words in _EN_MEASURES.items() if noun.group("noun").lower() in words)
-    elif unit == "count" and not year and _EN_PLURAL.match(text, span_end):
-        measure = "个"  # "259 computing centers": a count of something, whatever it is
+    measure = _measure(text, span_end) if unit == "count" and not year else ""
     return Amount(
         text[span_start:span_end], span_start, span_end, literal, literal * magnitude, unit, magnitude, year, measure
     )
+
+
+def _measure(text: str, end: int) -> str:
+    """What the count ending at `end` counts, as a Chinese measure word: 54家, "54 deals" -> 起; "" when unsaid."""
+    if mw := _MEASURE.match(text, end):
+        return mw.group("measure")
+    if noun := _EN_COUNTED.match(text, end):
+        return next(m for m, words in _EN_MEASURES.items() if noun.group("noun").lower() in words)
+    if _EN_PLURAL.match(text, end):
+        return "个"  # "259 computing centers": a count of something, whatever it is
+    return ""
 
 
 # ---------------------------------------------------------------- English rendering

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from bluebot.text import jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -62,8 +63,6 @@ def _reads_as_pinyin_name(word: str) -> bool:
 def _is_place(word: str) -> bool:
     from jieba import posseg
 
-    from bluebot.text import jieba_module
-
     freq = jieba_module().dt.FREQ
     if freq.get(word + "市", 0) > 0:  # 深圳市, 合肥市 (jieba tags 合肥 a noun)
         return True
@@ -76,8 +75,6 @@ def subjects(question: str, lang: Lang) -> list[str]:
     found = _YEAR.findall(question)
     found += [m.group(1) for m in _LATIN_NAME.finditer(question) if len(m.group(1)) >= 3]
     if lang == "zh":
-        from bluebot.text import jieba_module
-
         found += [
             w for w in jieba_module().lcut(question, HMM=False) if len(w) >= 2 and w not in _SCOPE and _is_place(w)
         ]
