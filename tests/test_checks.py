@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bluebot.checks import check_answer, weak_evidence
-from bluebot.generation import REFUSAL, Passage
+from bluebot.generation import REFUSAL
+from bluebot.passages import Passage
 from bluebot.types import Chunk, Hit
 
 TOTAL = "2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。"

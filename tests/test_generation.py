@@ -15,11 +15,9 @@ from bluebot.generation import (
     ExtractiveGenerator,
     Messages,
     OpenAIGenerator,
-    Passage,
-    build_passages,
     rewrite_fallback,
-    trim,
 )
+from bluebot.passages import Passage
 from bluebot.pipeline import Bot
 from bluebot.types import Answer, Chunk, Hit, Turn
 
@@ -57,21 +55,7 @@ def make_bot(settings: Settings, replies: Iterable[str | Exception] = ()) -> tup
     return bot, fake
 
 
-# ---------------------------------------------------------------- passages and extracts
-
-
-def test_trim_keeps_the_relevant_lines_and_the_table_header() -> None:
-    text = "\n".join(["无关的第一行内容" * 3, "投资地域", "Top5地区：合计投资案例975起，占比84.3%。", "其他内容" * 8])
-    assert "975起" in trim(text, "Top5地区合计有多少起案例？", budget=60)
-    table = trim(CHIPS + "\n" + "应用场景 | 并行计算 | 专用场景" * 3, "FPGA的劣势是什么", budget=60)
-    assert "- | GPU | FPGA" in table and "价格较高" in table
-
-
-def test_passages_fit_the_prompt_budget() -> None:
-    hits = [p.hit for p in passages(TOTAL * 10, HANGZHOU * 10, CHIPS * 10)]
-    built = build_passages(hits, "杭州获投企业有多少家", total=500)
-    assert [p.n for p in built] == list(range(1, len(built) + 1))
-    assert sum(len(p.text) for p in built) <= 500
+# ---------------------------------------------------------------- extracts
 
 
 def test_extractive_answer_cites_and_translates_amounts() -> None:
@@ -114,7 +98,11 @@ def test_english_question_gets_english_units(settings: Settings) -> None:
     bot, fake = make_bot(settings, ["Disclosed investment reached nearly 850 billion yuan [1]."])
     answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
     assert answer.lang == "en" and "85 billion yuan" in answer.text and "850 billion" not in answer.text
-    assert fake.calls[0][1][1].startswith("Passages:")
+    prompt = fake.calls[0][1][1]
+    assert prompt.startswith("Passages:") and "850 亿元 (85 billion yuan)" in prompt  # the reading to copy
+    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。"])
+    bot.ask("2024年中国AI产业领域共有多少起投资案例？", backend="local")
+    assert "billion" not in fake.calls[0][1][1]  # a Chinese prompt is the report's text as it is
 
 
 def test_weak_evidence_refuses_without_asking_the_model(settings: Settings) -> None:

@@ -139,3 +139,8 @@ def test_annotate_english() -> None:
     assert annotate_english("披露总投资金额近 850 亿元，占比近7成，2024年") == (
         "披露总投资金额近 850 亿元 (85 billion yuan)，占比近7成 (70%)，2024年"
     )
+    # a plain count reads the same in English; dates do not
+    assert annotate_english("投资案例975起，2021年9月发布，截至2025年初，2024年11月底，2023年7月7日") == (
+        "投资案例975起，2021年9月 (September 2021)发布，截至2025年初 (early 2025)，"
+        "2024年11月底 (end of November 2024)，2023年7月7日 (July 7, 2023)"
+    )

@@ -8,8 +8,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bluebot.generation import REFUSAL, Passage, add_marker, token_weight
+from bluebot.generation import REFUSAL, add_marker
 from bluebot.numbers import Amount, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.passages import Passage, token_weight
 from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Citation, Hit, Lang

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
 from bluebot.numbers import annotate_english, english_amounts, find_amounts
+from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Hit, Lang, Turn
 
@@ -42,108 +43,6 @@ class Generator(Protocol):
     name: str
 
     def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]: ...
-
-
-# ---------------------------------------------------------------- passages
-
-
-@dataclass(frozen=True)
-class Passage:
-    """Retrieved hit number n as the model sees it: the chunk trimmed to its lines most relevant to the question."""
-
-    n: int
-    hit: Hit
-    text: str
-
-
-# The prompt budget. MODELS.md measured ~5 s to the first token for a 1,700-token prompt on this machine, and the
-# target is < 4 s, so the model sees at most this many characters of report text (~1 token per Chinese character).
-PASSAGE_CHARS = 320
-TOTAL_CHARS = 1200
-
-_SENTENCE = re.compile(r"(?<=[。！？；!?;])")
-_ASKS_PERCENT = re.compile(r"占比|比例|比重|份额|增速|增长率|百分之|CAGR|share|proportion|percent|rate\b|growth", re.I)
-_ASKS_MONEY = re.compile(
-    r"金额|规模|多少钱|融资|投资额|资本|how much|amount|size|big|large|capital|worth|raise|money", re.I
-)
-_ASKS_COUNT = re.compile(r"多少[起家个支条项]|几[起家个支条项]|多少|how many|number of", re.I)
-
-
-def _pieces(text: str, limit: int = 120) -> list[str]:
-    """Lines, with long prose lines split at sentence ends; table rows stay whole."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if len(line) <= limit or " | " in line:
-            out.append(line)
-        else:
-            out.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
-    return out
-
-
-def token_weight(token: str) -> float:
-    # Longer Chinese words are more specific ("批复规模" tells more than "规模"); numbers and Latin terms are names.
-    if re.search(r"[\u4e00-\u9fff]", token):
-        return float(min(len(token), 4))
-    return 2.0 if len(token) > 1 else 0.5
-
-
-def _asked_units(question: str) -> set[str]:
-    asked = set()
-    if _ASKS_PERCENT.search(question):
-        asked.add("percent")
-    if _ASKS_MONEY.search(question):
-        asked.update(("CNY", "USD"))
-    if _ASKS_COUNT.search(question):
-        asked.add("count")
-    return asked
-
-
-def relevance(piece: str, question_tokens: set[str], asked: set[str]) -> float:
-    """Token overlap with the question, plus a bonus when the piece holds the kind of number asked for."""
-    tokens = set(keyword_tokens(piece))
-    score = sum(token_weight(t) for t in tokens & question_tokens)
-    if asked and any(not a.exempt and a.unit in asked for a in find_amounts(piece)):
-        score += 2.0
-    return score
-
-
-def trim(text: str, question: str, budget: int = PASSAGE_CHARS) -> str:
-    """The passage cut to its most relevant lines, in their original order. A line next to a relevant one
-    shares half its score: the report's infographics put a number and its label on separate lines."""
-    if len(text) <= budget:
-        return text
-    pieces = _pieces(text)
-    q_tokens, asked = set(keyword_tokens(question)), _asked_units(question)
-    own = [relevance(p, q_tokens, asked) for p in pieces]
-    score = [
-        s + 0.5 * max(own[i - 1] if i else 0.0, own[i + 1] if i + 1 < len(own) else 0.0) for i, s in enumerate(own)
-    ]
-    keep: set[int] = set()
-    used = 0
-    for i in sorted(range(len(pieces)), key=lambda i: (-score[i], i)):
-        if used + len(pieces[i]) > budget and keep:
-            continue
-        keep.add(i)
-        used += len(pieces[i]) + 1
-    if any(" | " in p for p in pieces):  # a table row means nothing without its header row
-        keep.add(next(i for i, p in enumerate(pieces) if " | " in p))
-    return "\n".join(pieces[i] for i in sorted(keep))
-
-
-def build_passages(hits: Sequence[Hit], question: str, total: int = TOTAL_CHARS) -> list[Passage]:
-    """Number the hits [1]..[n] and trim them to fit the prompt budget; hits that no longer fit are dropped."""
-    passages: list[Passage] = []
-    used = 0
-    for hit in hits:
-        text = trim(hit.chunk.text, question, min(PASSAGE_CHARS, total - used))
-        if passages and used + len(text) > total:
-            break
-        passages.append(Passage(len(passages) + 1, hit, text))
-        used += len(text)
-    return passages
 
 
 # ---------------------------------------------------------------- prompts
@@ -216,8 +115,12 @@ def _section(hit: Hit) -> str:
 
 
 def answer_messages(question: str, lang: Lang, passages: Sequence[Passage]) -> list[tuple[str, str]]:
+    # An English answer is written from Chinese text: its amounts and dates come with their English reading,
+    # for the model to copy ("2,442 亿元 (244.2 billion yuan)", "2021年9月 (September 2021)").
+    gloss = annotate_english if lang == "en" else str
     text = "\n".join(
-        f"[{p.n}] （{_section(p.hit)}）{p.text}" if p.hit.chunk.section else f"[{p.n}] {p.text}" for p in passages
+        f"[{p.n}] （{_section(p.hit)}）{gloss(p.text)}" if p.hit.chunk.section else f"[{p.n}] {gloss(p.text)}"
+        for p in passages
     )
     return _render(_template(_SYSTEM[lang], _USER[lang]), passages=text, question=question)
 
@@ -538,7 +441,7 @@ def _units(text: str) -> list[tuple[str, str]]:
             units.append((" ".join(run), ""))
             run.clear()
 
-    for piece in _pieces(text):
+    for piece in split_pieces(text):
         if " | " in piece:
             if items:
                 flush()
@@ -579,7 +482,7 @@ class ExtractiveGenerator:
 
     def select(self, question: str, passages: Sequence[Passage]) -> tuple[list[_Unit], float]:
         """The chosen units, best first, and how much of the question the best one covers (0..1)."""
-        q_tokens, asked = set(keyword_tokens(question)), _asked_units(question)
+        q_tokens, asked = set(keyword_tokens(question)), asked_units(question)
         scored = []
         for p in passages:
             for text, context in _units(p.hit.chunk.text):

@@ -313,14 +313,49 @@ def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> st
     return "".join(out)
 
 
+_MONTHS = ["January", "February", "March", "April", "May", "June"]
+_MONTHS += ["July", "August", "September", "October", "November", "December"]
+_ZH_DATE = re.compile(
+    r"(?P<y>(?:19|20)\d{2})年(?:(?P<m>1[0-2]|0?[1-9])月(?:(?P<d>[1-3]?\d)日)?)?(?P<part>初|底|末|上半年|下半年)?"
+)
+_DATE_PARTS = {
+    "初": "early {}",
+    "底": "end of {}",
+    "末": "end of {}",
+    "上半年": "first half of {}",
+    "下半年": "second half of {}",
+}
+
+
+def _english_date(m: re.Match[str]) -> str | None:
+    year, month, day, part = m.group("y"), m.group("m"), m.group("d"), m.group("part")
+    if not month and not part:
+        return None  # a bare year reads the same in English
+    when = year
+    if month:
+        name = _MONTHS[int(month) - 1]
+        when = f"{name} {int(day)}, {year}" if day else f"{name} {year}"
+    return _DATE_PARTS[part].format(when) if part else when
+
+
+def _worth_saying(amount: Amount) -> bool:
+    """An amount whose English reading differs from its digits: 850亿元, 7成; not a plain count (975起)."""
+    return amount.scaled or amount.unit in ("CNY", "USD", "percent")
+
+
 def annotate_english(text: str) -> str:
-    """Add the English reading after each Chinese amount: "近850亿元" -> "近850亿元 (85 billion yuan)"."""
-    return _edit_chinese_amounts(text, lambda a: f"{a.text} ({english(a)})")
+    """Add the English reading after each Chinese amount and date: "近850亿元" -> "近850亿元 (85 billion yuan)",
+    "2021年9月" -> "2021年9月 (September 2021)", "2025年初" -> "2025年初 (early 2025)"."""
+    text = _edit_chinese_amounts(text, lambda a: f"{a.text} ({english(a)})" if _worth_saying(a) else None)
+
+    def gloss(m: re.Match[str]) -> str:
+        english_date = _english_date(m)
+        return f"{m.group(0)} ({english_date})" if english_date else m.group(0)
+
+    return _ZH_DATE.sub(gloss, text)
 
 
 def english_amounts(text: str) -> str:
     """Chinese amounts replaced by their English reading, before a text is translated: "259亿美元，同比36.2%" ->
     "25.9 billion US dollars，同比36.2%". Counts keep their measure word (54家) for the translator."""
-    return _edit_chinese_amounts(
-        text, lambda a: f" {english(a)} " if a.scaled or a.unit in ("CNY", "USD", "percent") else None
-    )
+    return _edit_chinese_amounts(text, lambda a: f" {english(a)} " if _worth_saying(a) else None)

@@ -16,9 +16,7 @@ from bluebot.errors import BadQuestionError, ConfigError, GenerationError, Loade
 from bluebot.generation import (
     ExtractiveGenerator,
     Generator,
-    Passage,
     answer_messages,
-    build_passages,
     make_generator,
     rewrite_fallback,
     rewrite_question,
@@ -27,6 +25,7 @@ from bluebot.generation import (
     untranslated_terms,
 )
 from bluebot.loaders import find_files, load_paths, source_name
+from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
 from bluebot.text import clean_input, detect_lang

@@ -1,0 +1,187 @@
+"""Retrieved hits -> the numbered passages the model reads: each chunk laid out so that a small model can read it
+(table cells and infographic figures next to their labels), then cut to its lines most relevant to the question so
+that the prompt stays short."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bluebot.numbers import find_amounts
+from bluebot.text import keyword_tokens
+from bluebot.types import Hit
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Retrieved hit number n as the model sees it: the chunk trimmed to its lines most relevant to the question."""
+
+    n: int
+    hit: Hit
+    text: str
+
+
+# The prompt budget. MODELS.md measured ~5 s to the first token for a 1,700-token prompt on this machine, and the
+# target is < 4 s, so the model sees at most this many characters of report text (~1 token per Chinese character).
+PASSAGE_CHARS = 320
+TOTAL_CHARS = 1200
+
+_SENTENCE = re.compile(r"(?<=[。！？；!?;])")
+_ASKS_PERCENT = re.compile(r"占比|比例|比重|份额|增速|增长率|百分之|CAGR|share|proportion|percent|rate\b|growth", re.I)
+_ASKS_MONEY = re.compile(
+    r"金额|规模|多少钱|融资|投资额|资本|how much|amount|size|big|large|capital|worth|raise|money", re.I
+)
+_ASKS_COUNT = re.compile(r"多少[起家个支条项]|几[起家个支条项]|多少|how many|number of", re.I)
+
+
+def split_pieces(text: str, limit: int = 120) -> list[str]:
+    """Lines, with long prose lines split at sentence ends; table rows stay whole."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) <= limit or " | " in line:
+            out.append(line)
+        else:
+            out.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
+    return out
+
+
+def token_weight(token: str) -> float:
+    # Longer Chinese words are more specific ("批复规模" tells more than "规模"); numbers and Latin terms are names.
+    if re.search(r"[\u4e00-\u9fff]", token):
+        return float(min(len(token), 4))
+    return 2.0 if len(token) > 1 else 0.5
+
+
+def asked_units(question: str) -> set[str]:
+    asked = set()
+    if _ASKS_PERCENT.search(question):
+        asked.add("percent")
+    if _ASKS_MONEY.search(question):
+        asked.update(("CNY", "USD"))
+    if _ASKS_COUNT.search(question):
+        asked.add("count")
+    return asked
+
+
+def relevance(piece: str, question_tokens: set[str], asked: set[str]) -> float:
+    """Token overlap with the question, plus a bonus when the piece holds the kind of number asked for."""
+    tokens = set(keyword_tokens(piece))
+    score = sum(token_weight(t) for t in tokens & question_tokens)
+    if asked and any(not a.exempt and a.unit in asked for a in find_amounts(piece)):
+        score += 2.0
+    return score
+
+
+def trim(text: str, question: str, budget: int = PASSAGE_CHARS) -> str:
+    """The passage cut to its most relevant lines, in their original order. A line next to a relevant one
+    shares half its score: an infographic's label can sit above its figure."""
+    if len(text) <= budget:
+        return text
+    pieces = split_pieces(text)
+    q_tokens, asked = set(keyword_tokens(question)), asked_units(question)
+    own = [relevance(p, q_tokens, asked) for p in pieces]
+    score = [
+        s + 0.5 * max(own[i - 1] if i else 0.0, own[i + 1] if i + 1 < len(own) else 0.0) for i, s in enumerate(own)
+    ]
+    keep: set[int] = set()
+    used = 0
+    for i in sorted(range(len(pieces)), key=lambda i: (-score[i], i)):
+        if used + len(pieces[i]) > budget and keep:
+            continue
+        keep.add(i)
+        used += len(pieces[i]) + 1
+    return "\n".join(pieces[i] for i in sorted(keep))
+
+
+def build_passages(hits: Sequence[Hit], question: str, total: int = TOTAL_CHARS) -> list[Passage]:
+    """Number the hits [1]..[n], lay them out readably and trim them to fit the prompt budget; hits that no longer
+    fit are dropped."""
+    passages: list[Passage] = []
+    used = 0
+    for hit in hits:
+        text = trim(readable(hit.chunk.text), question, min(PASSAGE_CHARS, total - used))
+        if passages and used + len(text) > total:
+            break
+        passages.append(Passage(len(passages) + 1, hit, text))
+        used += len(text)
+    return passages
+
+
+# ---------------------------------------------------------------- layout
+
+# An infographic figure as the PDF gives it: the figure on one line, its label on the next ("达 2,442 亿元" /
+# "批复规模"). A figure line is a number with at most a qualifier around it.
+_QUALIFIERS = re.compile(r"预计|将|超过|超|突破|达到|达|约|近|高达|同比|增长|↑|↓|以上|累计|共|[，,。；:：\s]")
+_FIGURE_LINE_CHARS = 24
+_LABEL_LINE_CHARS = 30
+
+
+def _figure_line(line: str) -> bool:
+    amounts = [a for a in find_amounts(line) if not a.exempt]
+    if not amounts or len(line) > _FIGURE_LINE_CHARS or " | " in line:
+        return False
+    rest = line
+    for a in amounts:
+        rest = rest.replace(a.text.strip(), "")
+    return len(re.findall(r"[\u4e00-\u9fffA-Za-z]", _QUALIFIERS.sub("", rest))) <= 2
+
+
+def _label_line(line: str) -> bool:
+    """A short caption: Chinese words, no figure (a year is fine), not a sentence, list item or table row."""
+    return (
+        0 < len(line) <= _LABEL_LINE_CHARS
+        and re.search(r"[\u4e00-\u9fff]", line) is not None
+        and all(a.exempt for a in find_amounts(line))
+        and not line.endswith(("。", "；", ";", "！", "？"))
+        and not line.startswith(("-", "•", "·"))
+        and " | " not in line
+    )
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.split(" | ")]
+
+
+def _table_lines(header: list[str], cells: list[str]) -> list[str]:
+    """One line per cell, named by its column and row: under "- | GPU | FPGA", the row "优势 | 通用性强 | 低能耗"
+    becomes "GPU的优势：通用性强" and "FPGA的优势：低能耗". A two-column table keeps one line per row:
+    "AI芯片细分市场分类（按应用场景）：云端芯片、边缘端芯片、终端芯片"."""
+    row = cells[0] if cells[0] != "-" else ""
+    template = "{column}（{row}）" if len(header) == 2 else "{column}的{row}"
+    lines = []
+    for column, cell in zip(header[1:], cells[1:], strict=False):
+        if not cell or cell == "-":
+            continue
+        name = template.format(column=column, row=row) if row else column
+        lines.append(f"{name}：{cell}" if name and name != "-" else cell)
+    return lines
+
+
+def readable(text: str) -> str:
+    """A chunk laid out for a reader that cannot see the page: each table cell on a line of its own, named by its
+    column and row (a small model cannot count columns), and an infographic's figure joined to the label printed
+    under it ("批复规模：达 2,442 亿元"). The words and figures themselves are unchanged."""
+    lines = [line.strip() for line in text.split("\n")]
+    out: list[str] = []
+    header: list[str] | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if " | " in line:
+            if header is None:
+                header = _cells(line)
+            else:
+                out.extend(_table_lines(header, _cells(line)))
+            i += 1
+            continue
+        if i + 1 < len(lines) and _figure_line(line) and _label_line(lines[i + 1]):
+            out.append(f"{lines[i + 1]}：{line.rstrip('，,')}")
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
