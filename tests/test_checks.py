@@ -105,6 +105,28 @@ def test_an_answer_that_only_repeats_the_question_is_declined() -> None:
     assert checked.refused and checked.text == REFUSAL["zh"] and "repeated the question" in checked.note
 
 
+@pytest.mark.parametrize(
+    ("question", "reply", "lang"),
+    [
+        ("2024年杭州AI产业领域一共发生了多少起投资案例？", "54家[1]。", "zh"),
+        ("How many AI deals were there in Hangzhou in 2024?", "There were 54 companies [1].", "en"),
+    ],
+)
+def test_a_count_of_other_things_than_the_question_counts_is_declined(question: str, reply: str, lang: str) -> None:
+    checked = check_answer(reply, lang, passages(HANGZHOU), question=question)  # type: ignore[arg-type]
+    assert checked.refused and "counts 家" in checked.note and "asks for 起" in checked.note
+
+
+def test_a_count_of_what_the_question_counts_stands() -> None:
+    for question, reply in [
+        ("2024年杭州有多少家企业获得投资？", "54家，其中融资过亿的14家[1]。"),
+        ("2024年杭州有多少个AI项目获得投资？", "54家[1]。"),  # 个 asks for nothing in particular
+        ("How many deals were there in China in 2024?", "1,156 deals [1]."),
+    ]:
+        lang = "en" if question.isascii() else "zh"
+        assert not check_answer(reply, lang, passages(HANGZHOU, TOTAL), question=question).refused, question
+
+
 def test_plain_numbers_from_the_question_are_not_claims() -> None:
     question = "How much had Hangzhou's three 100-billion-yuan parent funds approved?"
     checked = check_answer("The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL),

@@ -44,8 +44,8 @@ def test_an_infographic_figure_joins_the_label_under_it() -> None:
         "预计将达 259 亿美元，",
         "同比 ↑36.2%",
     ]
-    # a sentence, a list item or a long line is not a label; prose keeps its lines
-    for text in ("达 503亿元\n投资金额增长较快。", "达 503亿元\n- 投资金额", TOTAL + "\n" + HANGZHOU):
+    # a sentence, a list item or a long line is not a label, a date is not a figure; prose keeps its lines
+    for text in ("达 503亿元\n投资金额增长较快。", "达 503亿元\n- 投资金额", "2025.07\n目录", TOTAL + "\n" + HANGZHOU):
         assert readable(text) == text
 
 

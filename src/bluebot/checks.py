@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bluebot.generation import REFUSAL, add_marker
-from bluebot.numbers import Amount, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.numbers import Amount, asked_measure, find_amounts, matches, repair_english, strip_markers, ungrounded
 from bluebot.passages import Passage, token_weight
 from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, keyword_tokens
@@ -149,6 +149,11 @@ def check_answer(
         # "DeepSeek-R1的训练成本是[1]。": the question's own words, cited, and nothing else.
         if not claims and not set(keyword_tokens(strip_markers(text))) - set(keyword_tokens(question)):
             return Checked(REFUSAL[lang], refused=True, note="the model's answer only repeated the question")
+        # "多少起投资案例" answered "54家": a count of companies for a question about deals counts something else.
+        counts = {a.measure for a in claims if a.unit == "count" and a.measure and a.measure != "个"}
+        if (asked := asked_measure(question)) and counts and asked not in counts:
+            note = f"the answer counts {'、'.join(sorted(counts))}, the question asks for {asked}"
+            return Checked(REFUSAL[lang], refused=True, note=note)
         if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
             names = ", ".join(absent)
             return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")

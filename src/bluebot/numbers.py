@@ -204,6 +204,23 @@ def _measure(text: str, end: int) -> str:
     return ""
 
 
+_ASKED_ZH = re.compile(r"(?:多少|几)\s*(?P<measure>[起家个支条项次笔件位名人所座款台])")
+_ASKED_EN = re.compile(r"\bhow many((?:\s+[A-Za-z+\-]+){1,3})", re.IGNORECASE)
+
+
+def asked_measure(question: str) -> str:
+    """The measure word of the count a question asks for: "多少起投资案例" and "how many deals" -> 起,
+    "how many companies" -> 家; "" when it asks for none in particular (多少个, how many projects)."""
+    if m := _ASKED_ZH.search(question):
+        return "" if m.group("measure") == "个" else m.group("measure")
+    for m in _ASKED_EN.finditer(question):
+        for noun in m.group(1).lower().split():  # the noun may come a word or two later: "how many AI deals"
+            for measure, words in _EN_MEASURES.items():
+                if noun in words or noun + "s" in words:
+                    return measure
+    return ""
+
+
 # ---------------------------------------------------------------- English rendering
 
 

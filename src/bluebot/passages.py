@@ -121,7 +121,8 @@ _LABEL_LINE_CHARS = 30
 
 
 def _figure_line(line: str) -> bool:
-    amounts = [a for a in find_amounts(line) if not a.exempt]
+    # a figure has a unit or a measure word: "353支", "达 2,442 亿元"; "2025.07" over "目录" is a date
+    amounts = [a for a in find_amounts(line) if not a.exempt and (a.measure or not a.bare)]
     if not amounts or len(line) > _FIGURE_LINE_CHARS or " | " in line:
         return False
     rest = line
