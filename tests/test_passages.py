@@ -49,6 +49,21 @@ def test_an_infographic_figure_joins_the_label_under_it() -> None:
         assert readable(text) == text
 
 
+def test_short_list_items_join_their_caption_above_or_below() -> None:
+    above = "图表标题\n2024年AI芯片投资细分赛道\n\n- ✓ 存算一体AI芯片\n- ✓ 智能驾驶芯片\n- ✓\n正文。"
+    joined = "2024年AI芯片投资细分赛道：存算一体AI芯片、智能驾驶芯片"
+    assert readable(above).split("\n") == ["图表标题", joined, "正文。"]
+    below = "总规模30.02亿元，是重要战略布局。\n- 人工智能+制造\n- 人工智能+海洋\n\n基金重点投向领域\n其他。"
+    assert readable(below).split("\n") == [
+        "总规模30.02亿元，是重要战略布局。",
+        "基金重点投向领域：人工智能+制造、人工智能+海洋",
+        "其他。",
+    ]
+    sentences = "- ✓ 算力提升是AI芯片技术迭代的主要方向；\n- ✓ 训练芯片市场快速增长；"
+    assert readable(sentences) == sentences  # items that are sentences stay on their lines
+    assert readable("标题\n- 一项") == "标题\n- 一项"  # one item is not a list
+
+
 def test_trim_keeps_the_relevant_lines_in_order() -> None:
     text = "\n".join(["无关的第一行内容" * 3, "投资地域", "Top5地区：合计投资案例975起，占比84.3%。", "其他内容" * 8])
     kept = trim(text, "Top5地区合计有多少起案例？", budget=60)

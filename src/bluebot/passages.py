@@ -162,10 +162,38 @@ def _table_lines(header: list[str], cells: list[str]) -> list[str]:
     return lines
 
 
+_LIST_ITEM = re.compile(r"^[-•·]\s*(?:[✓√]\s*)?(?P<item>.*)$")
+_LIST_ITEM_CHARS = 30
+
+
+def _short_item(line: str) -> str | None:
+    """The text of a short list item ("- ✓ 存算一体AI芯片" -> "存算一体AI芯片"; "" for an empty bullet), or None."""
+    m = _LIST_ITEM.match(line)
+    if m is None or len(m.group("item")) >= _LIST_ITEM_CHARS or m.group("item").endswith(("。", "；", ";")):
+        return None
+    return m.group("item").strip()
+
+
+def _join_list(out: list[str], items: list[str], after: str | None) -> bool:
+    """Short list items on one line under their caption: the line above when it is one, else the line below
+    (the PDF sometimes prints the caption under the list). True when the line below was used."""
+    above = next((i for i in range(len(out) - 1, -1, -1) if out[i]), None)
+    if above is not None and _label_line(out[above]):
+        out[above] = f"{out[above]}：{'、'.join(items)}"
+        del out[above + 1 :]
+        return False
+    if after is not None and _label_line(after):
+        out.append(f"{after}：{'、'.join(items)}")
+        return True
+    out.append("、".join(items))
+    return False
+
+
 def readable(text: str) -> str:
     """A chunk laid out for a reader that cannot see the page: each table cell on a line of its own, named by its
-    column and row (a small model cannot count columns), and an infographic's figure joined to the label printed
-    under it ("批复规模：达 2,442 亿元"). The words and figures themselves are unchanged."""
+    column and row (a small model cannot count columns); an infographic's figure joined to the label printed
+    under it ("批复规模：达 2,442 亿元"); a list of short items on one line after its caption ("2024年AI芯片投资细分
+    赛道：存算一体AI芯片、高性能计算芯片"). The words and figures themselves are unchanged."""
     lines = [line.strip() for line in text.split("\n")]
     out: list[str] = []
     header: list[str] | None = None
@@ -182,6 +210,18 @@ def readable(text: str) -> str:
         if i + 1 < len(lines) and _figure_line(line) and _label_line(lines[i + 1]):
             out.append(f"{lines[i + 1]}：{line.rstrip('，,')}")
             i += 2
+            continue
+        j, items = i, []
+        while j < len(lines) and (lines[j] == "" or (item := _short_item(lines[j])) is not None):
+            if lines[j]:
+                items.append(item)
+            j += 1
+        items = [x for x in items if x]
+        if len(items) >= 2:
+            after = next((x for x in lines[j:] if x), None)
+            if _join_list(out, items, after):
+                j = lines.index(after, j) + 1
+            i = j
             continue
         out.append(line)
         i += 1
