@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
@@ -43,6 +43,14 @@ class Generator(Protocol):
     name: str
 
     def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class ChoiceScorer(Protocol):
+    """A model that can say how likely each of a few one-word replies is (the local model can; an endpoint's
+    chat API need not)."""
+
+    def choice_probabilities(self, messages: Messages, choices: Sequence[str]) -> list[float]: ...
 
 
 # ---------------------------------------------------------------- prompts
@@ -182,6 +190,18 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     return reply
 
 
+# ---------------------------------------------------------------- does the evidence answer the question?
+
+# Asked in Chinese whatever the question's language: the evidence is Chinese, and so are the two replies.
+_SUPPORT_SYSTEM = "判断资料是否直接回答了问题。只回答“是”或“否”。"
+_SUPPORT_USER = "资料：{evidence}\n问题：{question}\n资料是否直接给出了问题所问的信息？"
+SUPPORT_CHOICES = ("是", "否")
+
+
+def support_messages(question: str, evidence: Sequence[str]) -> list[tuple[str, str]]:
+    return _render(_template(_SUPPORT_SYSTEM, _SUPPORT_USER), evidence="\n".join(evidence), question=question)
+
+
 # ---------------------------------------------------------------- Chinese left in an English answer
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -319,6 +339,25 @@ class LocalGenerator:
                 worker.join()
         if failure:
             raise GenerationError(f"the local model failed while answering: {failure[0]}")
+
+
+    def choice_probabilities(self, messages: Messages, choices: Sequence[str]) -> list[float]:
+        """The probability of each choice as the reply's first token, normalised over the choices: one forward
+        pass over the prompt, no decoding."""
+        self._load()
+        import torch
+
+        chat = [{"role": role, "content": content} for role, content in messages]
+        inputs = self._tokenizer.apply_chat_template(
+            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        ids = [self._tokenizer.encode(choice, add_special_tokens=False)[0] for choice in choices]
+        try:
+            with self._run_lock, torch.inference_mode():
+                logits = self._model(**inputs).logits[0, -1].float()
+        except Exception as exc:  # noqa: BLE001 - as in stream(): the caller gets a GenerationError
+            raise GenerationError(f"the local model failed while checking an answer: {exc}") from None
+        return [float(p) for p in torch.softmax(logits[ids], dim=0)]
 
 
 def _cpu_has_bf16() -> bool:

@@ -8,18 +8,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bluebot.checks import EVIDENCE_FLOORS, Checked, check_answer, refusal, weak_evidence
+from bluebot.checks import EVIDENCE_FLOORS, MAX_DOUBT, Checked, check_answer, figure_evidence, refusal, weak_evidence
 from bluebot.chunking import chunk_documents
 from bluebot.config import BACKENDS, Settings
 from bluebot.embedding import Embedder
 from bluebot.errors import BadQuestionError, ConfigError, GenerationError, LoaderError, ModelError
 from bluebot.generation import (
+    REFUSAL,
+    SUPPORT_CHOICES,
+    ChoiceScorer,
     ExtractiveGenerator,
     Generator,
     answer_messages,
     make_generator,
     rewrite_fallback,
     rewrite_question,
+    support_messages,
     translate_answer,
     translate_terms,
     untranslated_terms,
@@ -223,6 +227,14 @@ class Bot:
                     checked = None
             except (ModelError, GenerationError) as exc:
                 notices.append(str(exc))
+        if checked is not None and not checked.refused and isinstance(llm, ChoiceScorer):
+            try:
+                confirmed = self._confirm_figures(standalone, lang, checked, llm)
+                if confirmed is not checked:
+                    notices.append(confirmed.note)
+                checked = confirmed
+            except (ModelError, GenerationError) as exc:
+                notices.append(str(exc))
         if checked is not None and llm is not None and lang == "en" and untranslated_terms(checked.text):
             try:
                 checked = replace(checked, text=translate_terms(checked.text, llm))
@@ -247,6 +259,20 @@ class Bot:
             ungrounded_numbers=checked.ungrounded,
             latency_ms=round((time.perf_counter() - started) * 1000),
         )
+
+    @staticmethod
+    def _confirm_figures(question: str, lang: Lang, checked: Checked, scorer: ChoiceScorer) -> Checked:
+        """An answer's figures must answer the question, not merely sit in a passage about something close to it
+        (the Top-5 regions' total for "the AI-chip amount"): the model reads the sentences holding them and says
+        whether they answer the question. One forward pass over a short prompt, no decoding."""
+        evidence = figure_evidence(checked)
+        if not evidence:
+            return checked
+        _, doubt = scorer.choice_probabilities(support_messages(question, evidence), SUPPORT_CHOICES)
+        if doubt <= MAX_DOUBT:
+            return checked
+        note = f"the sentences holding the answer's figures do not answer the question (doubt {doubt:.2f})"
+        return Checked(REFUSAL[lang], refused=True, note=note)
 
     @staticmethod
     def _second_reading(question: str, passages: list[Passage], llm: Generator) -> Checked | None:
