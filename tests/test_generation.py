@@ -2,20 +2,24 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from bluebot.checks import MAX_DOUBT
 from bluebot.config import Settings
 from bluebot.embedding import HashingEmbedder
 from bluebot.errors import BadQuestionError, GenerationError
 from bluebot.generation import (
     REFUSAL,
+    SUPPORT_CHOICES,
+    ChoiceScorer,
     ExtractiveGenerator,
     Messages,
     OpenAIGenerator,
     rewrite_fallback,
+    support_messages,
 )
 from bluebot.passages import Passage
 from bluebot.pipeline import Bot
@@ -46,6 +50,22 @@ class FakeGenerator:
 def passages(*texts: str) -> list[Passage]:
     chunks = [Chunk(f"c{i}", t, "corpus/report.txt", f"section {i}", i, "zh") for i, t in enumerate(texts)]
     return [Passage(i + 1, Hit(c, 1.0 / (i + 1), i + 1, None, 0.5), c.text) for i, c in enumerate(chunks)]
+
+
+class FakeScorer(FakeGenerator):
+    """A FakeGenerator that also scores one-word replies, as the local model does: (P(yes), P(no)) from a queue."""
+
+    def __init__(self, replies: Iterable[str | Exception], scores: Iterable[tuple[float, float] | Exception]) -> None:
+        super().__init__(replies)
+        self.scores: deque[tuple[float, float] | Exception] = deque(scores)
+        self.scored: list[list[tuple[str, str]]] = []
+
+    def choice_probabilities(self, messages: Messages, choices: Sequence[str]) -> list[float]:
+        self.scored.append(list(messages))
+        score = self.scores.popleft()
+        if isinstance(score, Exception):
+            raise score
+        return list(score)
 
 
 def make_bot(settings: Settings, replies: Iterable[str | Exception] = ()) -> tuple[Bot, FakeGenerator]:
@@ -154,6 +174,13 @@ def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settin
     assert fake.calls[1][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
 
 
+def test_a_single_term_translated_without_its_number_is_used(settings: Settings) -> None:
+    reply = "Four directions: scenario opening,标杆示范 and ecosystem building [1]."
+    bot, _ = make_bot(settings, [reply, "Benchmark demos"])
+    answer = bot.ask("Around which four directions is the scenario company opening resources?", backend="local")
+    assert answer.text == "Four directions: scenario opening, Benchmark demos and ecosystem building [1]."
+
+
 def test_an_untranslatable_term_stays_and_a_failed_translation_keeps_the_answer(settings: Settings) -> None:
     replies = ["Funds were set up in 成都 [1].", "1. 成都", "Funds went to 成都 [1].", GenerationError("down")]
     bot, _ = make_bot(settings, replies)
@@ -167,6 +194,38 @@ def test_an_english_answer_without_chinese_costs_no_extra_call(settings: Setting
     bot, fake = make_bot(settings, ["Nearly 85 billion yuan [1]."])
     bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
     assert len(fake.calls) == 1
+
+
+def scoring_bot(
+    settings: Settings, replies: list[str], scores: list[tuple[float, float] | Exception]
+) -> tuple[Bot, FakeScorer]:
+    fake = FakeScorer(replies, scores)
+    bot = Bot(settings, embedder=HashingEmbedder(), generator=fake)
+    bot.ingest()
+    return bot, fake
+
+
+def test_figures_the_model_doubts_answer_the_question_are_declined(settings: Settings) -> None:
+    bot, fake = scoring_bot(settings, ["2024年AI芯片领域投资金额为850亿元[1]。"], [(0.3, 0.7)])
+    answer = bot.ask("2024年AI芯片领域的投资金额是多少？", backend="local")
+    assert answer.refused and answer.text == REFUSAL["zh"] and answer.citations == []
+    assert "do not answer the question" in answer.notice
+    prompt = fake.scored[0][-1][1]  # the sentence holding 850亿元, and the question
+    assert "披露总投资金额近 850 亿元" in prompt and "2024年AI芯片领域的投资金额是多少？" in prompt
+
+
+def test_figures_the_model_confirms_stand(settings: Settings) -> None:
+    bot, fake = scoring_bot(settings, ["披露总投资金额近850亿元[1]。"], [(0.9, 0.1)])
+    answer = bot.ask("2024年中国AI产业披露的投资总额是多少？", backend="local")
+    assert not answer.refused and "850亿元" in answer.text and len(fake.scored) == 1
+
+
+def test_an_answer_without_figures_is_not_scored_and_a_failed_score_keeps_the_answer(settings: Settings) -> None:
+    bot, fake = scoring_bot(settings, ["GPU通用性强[1]。"], [])
+    assert not bot.ask("GPU的优势是什么？", backend="local").refused and fake.scored == []
+    bot, fake = scoring_bot(settings, ["披露总投资金额近850亿元[1]。"], [GenerationError("the local model failed")])
+    answer = bot.ask("2024年中国AI产业披露的投资总额是多少？", backend="local")
+    assert not answer.refused and "850亿元" in answer.text and "the local model failed" in answer.notice
 
 
 def test_follow_up_is_rewritten_by_the_model(settings: Settings) -> None:
@@ -265,3 +324,13 @@ def test_local_model_answers_the_report(tmp_path: Path) -> None:
     assert en.backend.startswith("local:") and en.lang == "en" and not en.refused
     assert "85 billion" in en.text and "850 billion" not in en.text
     assert any("850" in c.chunk.text for c in en.citations)
+
+    # the figure check: the sentence holding 1,156 answers the deals question, not the AI-chip amount one
+    generator = bot.generator("local")
+    assert isinstance(generator, ChoiceScorer)
+    evidence = ["根据清科创业私募通数据统计，2024年中国AI产业领域：共有投资案例 1,156 起，披露总投资金额近 850 亿元。"]
+    deals = support_messages("2024年中国AI产业领域共有多少起投资案例？", evidence)
+    yes, no = generator.choice_probabilities(deals, SUPPORT_CHOICES)
+    assert abs(yes + no - 1) < 1e-6 and no <= MAX_DOUBT
+    _, doubt = generator.choice_probabilities(support_messages("润苗直投基金的规模有多大？", evidence), SUPPORT_CHOICES)
+    assert doubt > no

@@ -236,6 +236,9 @@ def translate_terms(text: str, generator: Generator) -> str:
         listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
         reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", listing)], max_tokens=TERMS_MAX_TOKENS))
         found = dict(re.findall(r"^\s*(\d+)\s*[.)、:：]\s*(.+?)\s*$", reply, re.M))
+        lines = [line.strip() for line in reply.splitlines() if line.strip()]
+        if not found and len(lines) == len(terms):  # one term often comes back without its number
+            found = {str(i): line for i, line in enumerate(lines, 1)}
         english = {t: re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).strip(" \"'") for i, t in enumerate(terms, 1)}
         for term in sorted(terms, key=len, reverse=True):  # 杭州市 before 杭州
             if english[term] and not _CJK_RUN.search(english[term]):
