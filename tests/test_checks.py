@@ -61,6 +61,8 @@ def test_english_units_are_repaired_and_checked() -> None:
     checked = check_answer("China's AI sector drew nearly 850 billion yuan [1].", "en", passages(TOTAL))
     assert checked.text == "China's AI sector drew nearly 85 billion yuan [1]."
     assert checked.ungrounded == []
+    dated = check_answer("In 2024年, China's AI sector drew 850亿元 [1].", "en", passages(TOTAL))
+    assert dated.text == "In 2024, China's AI sector drew 85 billion yuan [1]."
 
 
 def test_ungrounded_numbers_are_listed() -> None:

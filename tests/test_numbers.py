@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from bluebot.numbers import annotate_english, english, find_amounts, repair_english, ungrounded
+from bluebot.numbers import annotate_english, english, english_dates, find_amounts, repair_english, ungrounded
 
 PASSAGE = (
     "根据清科创业私募通数据统计，2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。\n"
@@ -143,4 +143,11 @@ def test_annotate_english() -> None:
     assert annotate_english("投资案例975起，2021年9月发布，截至2025年初，2024年11月底，2023年7月7日") == (
         "投资案例975起，2021年9月 (September 2021)发布，截至2025年初 (early 2025)，"
         "2024年11月底 (end of November 2024)，2023年7月7日 (July 7, 2023)"
+    )
+
+
+def test_chinese_dates_in_english_text() -> None:
+    text = "Published in 2021年9月, by 2025年初 and 2024年11月底; the 2024年 report, 2023年7月7日 [1]."
+    assert english_dates(text) == (
+        "Published in September 2021, by early 2025 and end of November 2024; the 2024 report, July 7, 2023 [1]."
     )

@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bluebot.generation import REFUSAL, add_marker
-from bluebot.numbers import Amount, asked_measure, find_amounts, matches, repair_english, strip_markers, ungrounded
+from bluebot.numbers import (
+    Amount,
+    asked_measure,
+    english_amounts,
+    english_dates,
+    find_amounts,
+    matches,
+    repair_english,
+    strip_markers,
+    ungrounded,
+)
 from bluebot.passages import Passage, readable, token_weight
 from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, keyword_tokens
@@ -100,6 +110,8 @@ def check_answer(
     if not extractive and _wrong_language(text, lang):
         return Checked(text, wrong_language=True)
     if lang == "en" and not extractive:
+        # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
+        text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
         text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.

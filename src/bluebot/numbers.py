@@ -372,6 +372,11 @@ def annotate_english(text: str) -> str:
     return _ZH_DATE.sub(gloss, text)
 
 
+def english_dates(text: str) -> str:
+    """Chinese dates left in an English text in English: "2021年9月" -> "September 2021", "2024年" -> "2024"."""
+    return _ZH_DATE.sub(lambda m: _english_date(m) or m.group("y"), text)
+
+
 def english_amounts(text: str) -> str:
     """Chinese amounts replaced by their English reading, before a text is translated: "259亿美元，同比36.2%" ->
     "25.9 billion US dollars，同比36.2%". Counts keep their measure word (54家) for the translator."""
