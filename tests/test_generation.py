@@ -244,6 +244,11 @@ def test_a_bad_rewrite_is_replaced_by_the_deterministic_one(settings: Settings) 
     history = [Turn("user", "2024年AI产业领域获投企业有多少家？"), Turn("assistant", "……")]
     answer = bot.ask("那杭州呢？", history=history, backend="local")
     assert answer.standalone_question.endswith("那杭州呢？") and "获投" in answer.standalone_question
+    # a follow-up the model hands back unchanged is not resolved either
+    bot, _ = make_bot(settings, ["批复规模有多大?", "批复规模达2,442亿元[1]。"])
+    history = [Turn("user", "杭州三大千亿母基金累计决策批复了多少支基金？"), Turn("assistant", "353支。")]
+    answer = bot.ask("批复规模有多大？", history=history, backend="local")
+    assert answer.standalone_question.endswith("批复规模有多大？") and "千亿" in answer.standalone_question
 
 
 def test_follow_up_without_a_model_keeps_the_previous_terms(bot: Bot) -> None:

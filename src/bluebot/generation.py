@@ -15,7 +15,7 @@ from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
 from bluebot.numbers import annotate_english, english_amounts, find_amounts
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
-from bluebot.text import detect_lang, keyword_tokens
+from bluebot.text import detect_lang, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -95,7 +95,14 @@ _SYSTEM = {
 _USER = {"zh": "资料：\n{passages}\n\n问题：{question}", "en": "Passages:\n{passages}\n\nQuestion: {question}"}
 
 _REWRITE_SYSTEM = {
-    "zh": "把对话中用户的最后一个问题改写成一个完整、可以单独理解的问题，补全省略和指代的内容。只输出改写后的问题。",
+    # The example: without it the 1.5B model returned 2 of 6 Chinese test follow-ups unchanged or cut in half.
+    "zh": (
+        "把对话中用户的最后一个问题改写成一个完整、可以单独理解的问题，补全省略和指代的内容，保留问题的每个部分。"
+        "只输出改写后的问题。\n"
+        "示例：\n对话：\n用户：2023年某市有多少家企业获得投资？\n助手：120家。\n"
+        "最后的问题：融资额多大？分别在哪些区？\n"
+        "改写后的问题：2023年某市获得投资的企业融资额多大？分别在哪些区？"
+    ),
     "en": (
         "Rewrite the user's last question as one complete question that can be understood without the "
         "conversation, filling in what it leaves out or refers back to. Output only the rewritten question."
@@ -184,8 +191,9 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     reply = "".join(generator.stream(messages, max_tokens=REWRITE_MAX_TOKENS)).strip()
     reply = re.sub(r"^(改写后的问题|rewritten question|question)\s*[:：]\s*", "", reply.split("\n")[0], flags=re.I)
     reply = reply.strip(" \"'“”「」")
-    # A rewrite that changed language, vanished or rambled is worse than the deterministic one.
-    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120:
+    # A rewrite that changed language, vanished, rambled or came back unchanged is worse than the deterministic one.
+    unchanged = normalize_for_match(reply).rstrip("?？") == normalize_for_match(question).rstrip("?？")
+    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unchanged:
         return rewrite_fallback(question, history)
     return reply
 
