@@ -223,6 +223,10 @@ def test_figures_the_model_confirms_stand(settings: Settings) -> None:
 def test_an_answer_without_figures_is_not_scored_and_a_failed_score_keeps_the_answer(settings: Settings) -> None:
     bot, fake = scoring_bot(settings, ["GPU通用性强[1]。"], [])
     assert not bot.ask("GPU的优势是什么？", backend="local").refused and fake.scored == []
+    # figures from two sentences answer a question of two parts: not judged by one yes or no
+    bot, fake = scoring_bot(settings, ["共有投资案例1,156起，Top5地区合计975起[1]。"], [])
+    assert not bot.ask("2024年共有多少起投资案例？Top5地区合计多少起？", backend="local").refused
+    assert fake.scored == []
     bot, fake = scoring_bot(settings, ["披露总投资金额近850亿元[1]。"], [GenerationError("the local model failed")])
     answer = bot.ask("2024年中国AI产业披露的投资总额是多少？", backend="local")
     assert not answer.refused and "850亿元" in answer.text and "the local model failed" in answer.notice

@@ -207,6 +207,8 @@ def readable(text: str) -> str:
         if " | " in line:
             if header is None:
                 header = _cells(line)
+                # that it is a table, and its columns: a question may say "in the comparison table"
+                out.append("表格：" + "、".join(c for c in header if c and c != "-"))
             else:
                 out.extend(_table_lines(header, _cells(line)))
             i += 1
