@@ -1,6 +1,6 @@
-"""Passages -> an answer. The Generator protocol and its backends (local transformers model, any
-OpenAI-compatible endpoint, extractive), the prompts with numbered passages, and follow-up rewriting.
-The answer is then checked in code by checks.py."""
+"""Passages (passages.py) -> an answer. The Generator protocol and its backends (local transformers model, any
+OpenAI-compatible endpoint, extractive), the prompts with numbered passages, follow-up rewriting, and the yes/no
+prompt with which the local model confirms an answer's figures. The answer is then checked in code by checks.py."""
 
 from __future__ import annotations
 
