@@ -253,6 +253,10 @@ def test_a_bad_rewrite_is_replaced_by_the_deterministic_one(settings: Settings) 
     history = [Turn("user", "杭州三大千亿母基金累计决策批复了多少支基金？"), Turn("assistant", "353支。")]
     answer = bot.ask("批复规模有多大？", history=history, backend="local")
     assert answer.standalone_question.endswith("批复规模有多大？") and "千亿" in answer.standalone_question
+    bot, _ = make_bot(settings, ["那杭州呢？有多少家AI企业拿到了投资？", "54家[1]。"])
+    history = [Turn("user", "2024年全国AI产业领域有多少起投资案例？"), Turn("assistant", "1,156起。")]
+    answer = bot.ask("那杭州呢？有多少家AI企业拿到了投资？", history=history, backend="local")
+    assert answer.standalone_question == "那杭州呢？有多少家AI企业拿到了投资？"  # long enough to stand alone
 
 
 def test_follow_up_without_a_model_keeps_the_previous_terms(bot: Bot) -> None:

@@ -35,6 +35,7 @@ MAX_NEW_TOKENS = 200
 # prompt is computed whole each time.
 PROMPT_LOOKUP_TOKENS: int | None = 10
 REWRITE_MAX_TOKENS = 48
+SHORT_FOLLOW_UP_TERMS = 4  # a follow-up with fewer content words than this leans on the conversation
 
 
 class Generator(Protocol):
@@ -191,9 +192,12 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     reply = "".join(generator.stream(messages, max_tokens=REWRITE_MAX_TOKENS)).strip()
     reply = re.sub(r"^(改写后的问题|rewritten question|question)\s*[:：]\s*", "", reply.split("\n")[0], flags=re.I)
     reply = reply.strip(" \"'“”「」")
-    # A rewrite that changed language, vanished, rambled or came back unchanged is worse than the deterministic one.
+    # A rewrite that changed language, vanished or rambled is worse than the deterministic one; so is a short
+    # follow-up ("批复规模有多大？") handed back unchanged. A longer one may stand alone
+    # ("那杭州呢？有多少家AI企业拿到了投资？"): the previous question's terms would only blur it (全国 there).
     unchanged = normalize_for_match(reply).rstrip("?？") == normalize_for_match(question).rstrip("?？")
-    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unchanged:
+    unresolved = unchanged and len(key_terms(question)) < SHORT_FOLLOW_UP_TERMS
+    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unresolved:
         return rewrite_fallback(question, history)
     return reply
 
