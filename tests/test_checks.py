@@ -63,6 +63,8 @@ def test_english_units_are_repaired_and_checked() -> None:
     assert checked.ungrounded == []
     dated = check_answer("In 2024年, China's AI sector drew 850亿元 [1].", "en", passages(TOTAL))
     assert dated.text == "In 2024, China's AI sector drew 85 billion yuan [1]."
+    glossed = check_answer("It drew 850亿元 (85 billion yuan) in 2024年 (2024) [1].", "en", passages(TOTAL))
+    assert glossed.text == "It drew 85 billion yuan in 2024 [1]."
 
 
 def test_ungrounded_numbers_are_listed() -> None:

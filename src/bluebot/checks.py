@@ -38,6 +38,7 @@ _MARKERS = re.compile(
     re.I,
 )
 _MARKER = re.compile(r"\[(\d+)\]")
+_REPEATED_GLOSS = re.compile(r"(?P<said>[\w.,%]+(?: [\w.,%]+){0,3}) \((?P=said)\)")
 _SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
 
 
@@ -111,7 +112,9 @@ def check_answer(
         return Checked(text, wrong_language=True)
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
+        # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
+        text = _REPEATED_GLOSS.sub(r"\g<said>", text)
         text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
