@@ -20,7 +20,7 @@ from bluebot.numbers import (
     strip_markers,
     ungrounded,
 )
-from bluebot.passages import Passage, readable, token_weight
+from bluebot.passages import Passage, readable, split_pieces, token_weight
 from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
@@ -193,7 +193,6 @@ def _answer_sources(
     return [f"{c.section}\n{c.text}" for c in chunks]
 
 
-_EVIDENCE_SENTENCE = re.compile(r"(?<=[。；;！？!?\n])")
 # The local model's probability that the evidence does NOT answer the question, above which a figure is declined.
 # Measured on the answers of a full run of both test sets (passages laid out by passages.readable): the 64 correct
 # answers with figures scored at most 0.27; 5 of the 11 answers to unanswerable questions scored 0.44-0.82
@@ -207,10 +206,9 @@ def figure_evidence(checked: Checked) -> list[str]:
     claims = [a for a in find_amounts(strip_markers(checked.text)) if not a.exempt]
     found: list[str] = []
     for citation in checked.citations:
-        for sentence in _EVIDENCE_SENTENCE.split(readable(citation.chunk.text)):
-            sentence = sentence.strip()
+        for sentence in split_pieces(readable(citation.chunk.text), limit=0):  # limit 0: every sentence apart
             holds = any(matches(c, s) for c in claims for s in find_amounts(sentence))
-            if sentence and holds and sentence not in found:
+            if holds and sentence not in found:
                 found.append(sentence)
     return found
 

@@ -15,7 +15,8 @@ from bluebot.types import Hit
 
 @dataclass(frozen=True)
 class Passage:
-    """Retrieved hit number n as the model sees it: the chunk trimmed to its lines most relevant to the question."""
+    """Retrieved hit number n as the model sees it: the chunk laid out by readable() and trimmed to its lines most
+    relevant to the question."""
 
     n: int
     hit: Hit
@@ -220,14 +221,13 @@ def readable(text: str) -> str:
             continue
         j, items = i, []
         while j < len(lines) and (lines[j] == "" or (item := _short_item(lines[j])) is not None):
-            if lines[j]:
+            if lines[j] and item:
                 items.append(item)
             j += 1
-        items = [x for x in items if x]
         if len(items) >= 2:
-            after = next((x for x in lines[j:] if x), None)
-            if _join_list(out, items, after):
-                j = lines.index(after, j) + 1
+            below = next((k for k in range(j, len(lines)) if lines[k]), len(lines))
+            if _join_list(out, items, lines[below] if below < len(lines) else None):
+                j = below + 1
             i = j
             continue
         out.append(line)
