@@ -347,3 +347,32 @@ def test_local_model_answers_the_report(tmp_path: Path) -> None:
     assert abs(yes + no - 1) < 1e-6 and no <= MAX_DOUBT
     _, doubt = generator.choice_probabilities(support_messages("润苗直投基金的规模有多大？", evidence), SUPPORT_CHOICES)
     assert doubt > no
+
+
+def test_an_english_prompt_names_the_glossary_terms_in_english(settings: Settings) -> None:
+    (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
+    bot, fake = make_bot(settings, ["54 companies [1].", "54家[1]。"])
+    bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")
+    assert "杭州 (Hangzhou)AI产业领域" in fake.calls[0][1][1]
+    bot.ask("2024年杭州有多少家AI企业获得投资？", backend="local")
+    assert "(Hangzhou)" not in fake.calls[1][1][1]  # a Chinese prompt has no glosses
+
+
+def test_glossary_terms_left_in_an_english_answer_need_no_model_call(settings: Settings) -> None:
+    (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
+    bot, fake = make_bot(settings, ["54 companies in杭州 raised money [1]."])
+    answer = bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")
+    assert answer.text == "54 companies in Hangzhou raised money [1]." and len(fake.calls) == 1
+
+
+def test_an_answer_that_announces_a_list_and_stops_is_not_an_answer(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["优势分为三类：[1][2]。"])
+    answer = bot.ask("GPU的优势有哪些？", backend="local")
+    assert answer.refused and answer.text == REFUSAL["zh"]
+
+
+def test_a_second_reading_gives_the_translator_english_dates(settings: Settings) -> None:
+    replies = ["The report does not say.", "2024年9月[1]。", "September 2024 [1]."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("When did Hangzhou's AI companies raise money?", backend="local")
+    assert answer.text == "September 2024 [1]." and fake.calls[2][1][1].startswith("September 2024[")

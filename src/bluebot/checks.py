@@ -38,6 +38,8 @@ _MARKERS = re.compile(
     re.I,
 )
 _MARKER = re.compile(r"\[(\d+)\]")
+# "grouped into four areas: [1] [2] [3] [4]." - the model put markers where the list should be
+_EMPTY_LIST = re.compile(r"[:：]\s*(?:\[\d+\][\s,，、]*)*[.。]?\s*$")
 _REPEATED_GLOSS = re.compile(r"(?P<said>[\w.,%]+(?: [\w.,%]+){0,3}) \((?P=said)\)")
 _SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
 
@@ -103,8 +105,8 @@ def check_answer(
     valid = {p.n for p in passages}
     by_n = {p.n: p for p in passages}
     text = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)  # markers to nowhere
-    if not text or says_refusal(text) or not passages:
-        return refusal(lang)
+    if not text or says_refusal(text) or not passages or _EMPTY_LIST.search(text):
+        return refusal(lang)  # (an answer that announces a list and stops has not answered)
     # The model sometimes answers and then appends the refusal sentence from its instructions as well.
     fixed = {_bare(r) for r in REFUSAL.values()}
     text = "".join(s for s in _sentences(text) if _bare(s) not in fixed).strip()

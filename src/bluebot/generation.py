@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
-from bluebot.numbers import annotate_english, english_amounts, find_amounts
+from bluebot.glossary import Glossary
+from bluebot.numbers import annotate_english, english_amounts, english_dates, find_amounts
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
 from bluebot.text import detect_lang, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
@@ -130,10 +131,19 @@ def _section(hit: Hit) -> str:
     return re.sub(r"^\d+\s+", "", hit.chunk.section)  # "04 杭州市..." -> "杭州市...": the number means nothing here
 
 
-def answer_messages(question: str, lang: Lang, passages: Sequence[Passage]) -> list[tuple[str, str]]:
-    # An English answer is written from Chinese text: its amounts and dates come with their English reading,
-    # for the model to copy ("2,442 亿元 (244.2 billion yuan)", "2021年9月 (September 2021)").
-    gloss = annotate_english if lang == "en" else str
+def english_reading(text: str, glossary: Glossary | None = None) -> str:
+    """Chinese text with the English reading of its names, amounts and dates after them, for an English answer
+    to copy: "寒武纪 (Cambricon)", "2,442 亿元 (244.2 billion yuan)", "2021年9月 (September 2021)"."""
+    return annotate_english(glossary.gloss(text) if glossary else text)
+
+
+def answer_messages(
+    question: str, lang: Lang, passages: Sequence[Passage], glossary: Glossary | None = None
+) -> list[tuple[str, str]]:
+    # An English answer is written from Chinese text: its names, amounts and dates come with their English reading.
+    def gloss(text: str) -> str:
+        return english_reading(text, glossary) if lang == "en" else text
+
     text = "\n".join(
         f"[{p.n}] （{_section(p.hit)}）{gloss(p.text)}" if p.hit.chunk.section else f"[{p.n}] {gloss(p.text)}"
         for p in passages
@@ -229,10 +239,11 @@ _TRANSLATE_SYSTEM = (
 )
 
 
-def translate_answer(text: str, generator: Generator) -> str:
-    """A checked Chinese answer in English; its amounts are put in English in code first (850亿元 -> 85 billion
-    yuan), since the model gets 亿 wrong."""
-    return "".join(generator.stream([("system", _TRANSLATE_SYSTEM), ("user", english_amounts(text).strip())])).strip()
+def translate_answer(text: str, generator: Generator, glossary: Glossary | None = None) -> str:
+    """A checked Chinese answer in English; its amounts and dates are put in English in code first (850亿元 -> 85
+    billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their Chinese."""
+    source = english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
+    return "".join(generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])).strip()
 
 
 def untranslated_terms(text: str) -> list[str]:
@@ -240,9 +251,12 @@ def untranslated_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_CJK_RUN.findall(text)))
 
 
-def translate_terms(text: str, generator: Generator) -> str:
-    """An English answer with the Chinese words the model left in it ("成都", "AI+医疗") translated by the model
-    in one short call, and full-width punctuation made ASCII. A term the model does not translate stays."""
+def translate_terms(text: str, generator: Generator, glossary: Glossary | None = None) -> str:
+    """An English answer with the Chinese words the model left in it ("成都", "AI+医疗") translated: the glossary's
+    terms by the glossary, the rest by the model in one short call; full-width punctuation made ASCII. A term
+    the model does not translate stays."""
+    for term, english in (glossary.found(text) if glossary else {}).items():
+        text = _replace(text, term, english)
     terms = untranslated_terms(text)
     if terms:
         listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
@@ -560,14 +574,14 @@ class ExtractiveGenerator:
         shared = sum(token_weight(t) for t in q_tokens & set(keyword_tokens(f"{best.context} {best.text}")))
         return chosen, (shared / total if total else 0.0)
 
-    def answer(self, question: str, lang: Lang, passages: Sequence[Passage]) -> str:
+    def answer(self, question: str, lang: Lang, passages: Sequence[Passage], glossary: Glossary | None = None) -> str:
         chosen, coverage = self.select(question, passages)
         # English questions share almost no words with the Chinese text, so coverage only speaks for Chinese ones.
         if not chosen or (lang == "zh" and coverage < self.min_coverage):
             return REFUSAL[lang]
         if lang == "zh":
             return "报告原文摘录：\n" + "\n".join(f"- {add_marker(u.text, u.n, lang)}" for u in chosen)
-        lines = [f"- {add_marker(annotate_english(u.text), u.n, lang)}" for u in chosen]
+        lines = [f"- {add_marker(english_reading(u.text, glossary), u.n, lang)}" for u in chosen]
         return "From the report (quoted in the original Chinese):\n" + "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from bluebot.generation import (
     translate_terms,
     untranslated_terms,
 )
+from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
@@ -95,6 +96,14 @@ class Bot:
         self._generators: dict[str, Generator] = {}
         self._extractive = ExtractiveGenerator()
         self.evidence_floors = EVIDENCE_FLOORS.get(settings.embed_model)
+        self._glossary: Glossary | None = None
+
+    @property
+    def glossary(self) -> Glossary:
+        """The corpus's names in English (corpus/glossary.tsv); empty when the corpus has none."""
+        if self._glossary is None:
+            self._glossary = Glossary.read(self.settings.corpus_dir / GLOSSARY_FILE)
+        return self._glossary
 
     @property
     def embedder(self) -> Embedder:
@@ -214,12 +223,12 @@ class Bot:
         elif llm is not None:
             parts: list[str] = []
             try:
-                for delta in llm.stream(answer_messages(standalone, lang, passages)):
+                for delta in llm.stream(answer_messages(standalone, lang, passages, self.glossary)):
                     parts.append(delta)
                     yield delta
                 checked = check_answer("".join(parts), lang, passages, question=standalone)
                 if checked.refused and not checked.note and lang == "en":
-                    checked = self._second_reading(standalone, passages, llm) or checked
+                    checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
                 if checked.note:
                     notices.append(checked.note)
                 if checked.wrong_language:
@@ -237,11 +246,11 @@ class Bot:
                 notices.append(str(exc))
         if checked is not None and llm is not None and lang == "en" and untranslated_terms(checked.text):
             try:
-                checked = replace(checked, text=translate_terms(checked.text, llm))
+                checked = replace(checked, text=translate_terms(checked.text, llm, self.glossary))
             except (ModelError, GenerationError) as exc:
                 notices.append(f"Chinese terms left untranslated: {exc}")
         if checked is None:
-            text = self._extractive.answer(standalone, lang, passages)
+            text = self._extractive.answer(standalone, lang, passages, self.glossary)
             yield text
             checked = check_answer(text, lang, passages, extractive=True)
             name = self._extractive.name
@@ -278,7 +287,9 @@ class Bot:
         return Checked(REFUSAL[lang], refused=True, note=note)
 
     @staticmethod
-    def _second_reading(question: str, passages: list[Passage], llm: Generator) -> Checked | None:
+    def _second_reading(
+        question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+    ) -> Checked | None:
         """An English question the model declined, asked again with the Chinese prompt and the answer translated.
         The small local model reads the Chinese passages better in Chinese: of 8 answerable English test questions
         it declined, it answered all 8 in Chinese, while 4 of 6 unanswerable ones it had rightly declined were
@@ -290,7 +301,7 @@ class Bot:
         number = {p.hit.chunk.id: p.n for p in passages}
         original = {c.n: number[c.chunk.id] for c in zh.citations}
         text = re.sub(r"\[(\d+)\]", lambda m: f"[{original.get(int(m.group(1)), m.group(1))}]", zh.text)
-        en = check_answer(translate_answer(text, llm), "en", passages, question=question)
+        en = check_answer(translate_answer(text, llm, glossary), "en", passages, question=question)
         return None if en.refused or en.wrong_language else en
 
     def ask(
