@@ -65,6 +65,12 @@ def test_english_units_are_repaired_and_checked() -> None:
     assert dated.text == "In 2024, China's AI sector drew 85 billion yuan [1]."
     glossed = check_answer("It drew 850亿元 (85 billion yuan) in 2024年 (2024) [1].", "en", passages(TOTAL))
     assert glossed.text == "It drew 85 billion yuan in 2024 [1]."
+    # its own misreading, then the prompt's reading: the reading stays; other brackets are left alone
+    misread = check_answer("It drew 8,500 billion yuan (85 billion yuan), 84.3% (87.8%) [1].", "en", passages(TOTAL))
+    assert misread.text == "It drew 85 billion yuan, 84.3% (87.8%) [1]."
+    # a bracket the model made up itself does not replace a figure that is right
+    invented = check_answer("Nearly 85 billion yuan (8.5 billion yuan) [1].", "en", passages(TOTAL))
+    assert invented.text.startswith("Nearly 85 billion yuan (")
 
 
 def test_ungrounded_numbers_are_listed() -> None:

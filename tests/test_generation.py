@@ -16,13 +16,18 @@ from bluebot.generation import (
     SUPPORT_CHOICES,
     ChoiceScorer,
     ExtractiveGenerator,
+    LocalGenerator,
     Messages,
     OpenAIGenerator,
+    _lookup,
+    _system_end,
+    answer_messages,
     rewrite_fallback,
     support_messages,
 )
 from bluebot.passages import Passage
 from bluebot.pipeline import Bot
+from bluebot.text import detect_lang
 from bluebot.types import Answer, Chunk, Hit, Turn
 
 TOTAL = "2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。"
@@ -157,8 +162,17 @@ def test_a_second_decline_keeps_the_refusal(settings: Settings) -> None:
     assert answer.refused and answer.text == "The report does not say." and len(fake.calls) == 2
 
 
-def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -> None:
-    bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。"])
+def test_a_chinese_reply_to_an_english_question_is_translated(settings: Settings) -> None:
+    replies = ["2024年共有投资案例1,156起[1]。", "There were 1,156 deals in 2024 [1]."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("How many AI investment deals were there in China in 2024?", backend="local")
+    assert answer.text == "There were 1,156 deals in 2024 [1]." and answer.backend == "local:fake"
+    assert fake.calls[1][1][1].startswith("2024共有投资案例1,156起[")  # the translator got the checked answer
+    assert "1,156" in answer.citations[0].chunk.text
+
+
+def test_a_chinese_reply_that_stays_chinese_falls_back(settings: Settings) -> None:
+    bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。"])
     answer = bot.ask("How many AI investment deals were there in China in 2024?", backend="local")
     assert answer.backend == "extractive" and "did not answer in English" in answer.notice
     assert answer.text.startswith("From the report") and answer.citations
@@ -347,6 +361,35 @@ def test_local_model_answers_the_report(tmp_path: Path) -> None:
     assert abs(yes + no - 1) < 1e-6 and no <= MAX_DOUBT
     _, doubt = generator.choice_probabilities(support_messages("润苗直投基金的规模有多大？", evidence), SUPPORT_CHOICES)
     assert doubt > no
+
+
+@pytest.mark.slow
+def test_local_decoding_is_greedy_decoding(tmp_path: Path) -> None:
+    """The local model's own loop (cached system message, prompt lookup) writes what transformers' plain greedy
+    generate writes, token for token, the first time and with the cached system message."""
+    import torch
+
+    generator = LocalGenerator(Settings.from_env())
+    for question in ["2024年一共发生了多少起投资案例？投资金额多少？", "How much was invested in 2024?"]:
+        messages = answer_messages(question, detect_lang(question), passages(TOTAL))
+        streamed = [part for part in generator.stream(messages, max_tokens=40)]
+        again = "".join(generator.stream(messages, max_tokens=40))  # the system message's cache reused
+        inputs = generator._tokenizer.apply_chat_template(
+            [{"role": r, "content": c} for r, c in messages], add_generation_prompt=True, return_tensors="pt",
+            return_dict=True,
+        )
+        with torch.inference_mode():
+            out = generator._model.generate(**inputs, max_new_tokens=40, do_sample=False)
+        plain = generator._tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        assert "".join(streamed) == again == plain and ("1,156" in plain or "850" in plain) and len(streamed) > 1
+
+
+def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
+    sequence = [5, 6, 7, 8, 9, 1, 5, 6, 7, 2, 3, 5, 6]
+    assert _lookup(sequence, 3) == [7, 2, 3]  # the latest earlier "5 6" was followed by 7, 2, 3
+    assert _lookup([1, 2, 3, 4], 3) == []  # 4 never came before
+    assert _lookup(sequence, 0) == [] and _lookup([4, 1, 4], 5) == [1, 4]
+    assert _system_end([9, 1, 2, 9, 3, 9, 4], 9) == 3 and _system_end([1, 2, 3], 9) == 0
 
 
 def test_an_english_prompt_names_the_glossary_terms_in_english(settings: Settings) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,5 @@ def test_the_shipped_glossary_names_terms_of_the_report() -> None:
     assert len(glossary) > 50
     assert [t for t in glossary.terms if t not in report] == []
     assert all(english.isascii() for english in glossary.terms.values())
+    # a figure in an English name would be a number no passage holds ("100-billion-yuan" for 千亿)
+    assert [e for z, e in glossary.terms.items() if set(re.findall(r"\d", e)) - set(re.findall(r"\d", z))] == []

@@ -56,6 +56,21 @@ class Checked:
     note: str = ""  # why the checks overrode the model, for Answer.notice
 
 
+def keep_gloss(text: str, passages: Sequence[str]) -> str:
+    """An amount the model misread followed by the prompt's English reading of it keeps the reading only: the
+    model reads 1,000亿元 as "1,000 billion yuan (100 billion yuan)", copying the gloss after its own mistake.
+    Only money (what the prompt glosses), and only when the bracketed amount is in the passages and the first
+    one is not."""
+    amounts = find_amounts(text)
+    missing = {a.start for a in ungrounded(text, passages)}
+    for said, gloss in reversed(list(zip(amounts, amounts[1:], strict=False))):
+        bracketed = text[said.end : gloss.start] == " (" and text[gloss.end : gloss.end + 1] == ")"
+        money = said.unit == gloss.unit and said.unit in ("CNY", "USD")
+        if bracketed and money and said.start in missing and gloss.start not in missing:
+            text = text[: said.start] + gloss.text + text[gloss.end + 1 :]
+    return text
+
+
 def says_refusal(text: str) -> bool:
     """The model's own "the passages do not say": its first sentence says so."""
     first = next((s for s in _SENTENCES.findall(strip_markers(text).strip()) if s.strip()), "")
@@ -116,7 +131,7 @@ def check_answer(
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
         # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
-        text = _REPEATED_GLOSS.sub(r"\g<said>", text)
+        text = _REPEATED_GLOSS.sub(r"\g<said>", keep_gloss(text, [p.hit.chunk.text for p in passages]))
         text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.

@@ -4,6 +4,7 @@ prompt with which the local model confirms an answer's figures. The answer is th
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import threading
@@ -305,7 +306,8 @@ class LocalGenerator:
         self._model: Any = None
         self._tokenizer: Any = None
         self._load_lock = threading.Lock()
-        self._run_lock = threading.Lock()  # one generation at a time: two would halve each other's speed
+        self._run_lock = threading.Lock()
+        self._prefixes: dict[tuple[int, ...], Any] = {}  # system message tokens -> their key/value cache
 
     def _load(self) -> None:
         with self._load_lock:
@@ -323,52 +325,80 @@ class LocalGenerator:
             except Exception as exc:  # noqa: BLE001 - a corrupt or partial folder fails in many ways; all mean "set up again"
                 raise ModelError(f"cannot load the answer model from {self.path}: {exc}; run `bluebot setup`") from None
 
+    def _prompt_ids(self, messages: Messages) -> list[int]:
+        chat = [{"role": role, "content": content} for role, content in messages]
+        ids = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True, return_dict=True)
+        return list(ids["input_ids"])
+
+    def _prefill(self, ids: list[int]) -> tuple[Any, Any]:
+        """The key/value cache of the prompt and the logits of its last position. The system message's cache is
+        computed once and copied (the instructions are the same for every question: a third of the prompt)."""
+        import torch
+
+        start = _system_end(ids, self._tokenizer.convert_tokens_to_ids("<|im_start|>"))
+        prefix = tuple(ids[:start])
+        if start and prefix not in self._prefixes:
+            cache = _new_cache()
+            self._model(input_ids=torch.tensor([list(prefix)]), cache=cache, use_cache=True, logits_to_keep=1)
+            if len(self._prefixes) >= MAX_CACHED_PREFIXES:
+                self._prefixes.pop(next(iter(self._prefixes)))
+            self._prefixes[prefix] = cache
+        cache = copy.deepcopy(self._prefixes[prefix]) if start else _new_cache()
+        out = self._model(input_ids=torch.tensor([ids[start:]]), cache=cache, use_cache=True, logits_to_keep=1)
+        return cache, out.logits[0, -1]
+
+    def _tokens(self, ids: list[int], max_new_tokens: int) -> Iterator[list[int]]:
+        """Greedy decoding with prompt lookup: the tokens that followed the latest earlier occurrence of the
+        answer's last words are checked in the same forward pass as the next token, and kept while they are what
+        greedy decoding would have chosen (the answer copies figures and names from the passages). The first token
+        comes straight from the prompt's forward pass, which computes the logits of its last position only.
+        Yields the new tokens of each step."""
+        import torch
+
+        cache, logits = self._prefill(ids)
+        stop = set(_as_list(self._model.generation_config.eos_token_id)) | {self._tokenizer.eos_token_id}
+        sequence, made = list(ids), 0
+        token = int(logits.argmax())
+        while True:
+            sequence.append(token)
+            made += 1
+            yield [token]
+            if token in stop or made >= max_new_tokens:
+                return
+            guesses = _lookup(sequence, PROMPT_LOOKUP_TOKENS or 0)[: max_new_tokens - made - 1]
+            out = self._model(input_ids=torch.tensor([[token, *guesses]]), cache=cache, use_cache=True)
+            best = out.logits[0].argmax(-1).tolist()
+            kept = 0
+            while kept < len(guesses) and best[kept] == guesses[kept] and guesses[kept] not in stop:
+                kept += 1
+            if kept:
+                sequence.extend(guesses[:kept])
+                made += kept
+                yield guesses[:kept]
+            if len(guesses) > kept:
+                cache.crop(kept - len(guesses))  # the rejected guesses leave the cache
+            token = best[kept]
+
     def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
         self._load()
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        chat = [{"role": role, "content": content} for role, content in messages]
-        inputs = self._tokenizer.apply_chat_template(
-            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
-        stop = threading.Event()
-        failure: list[BaseException] = []
-
-        class _Stop(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return stop.is_set()  # the consumer went away: stop spending CPU on an unread answer
-
-        def run() -> None:
+        with self._run_lock:  # one generation at a time: two would halve each other's speed
+            ids = self._prompt_ids(messages)
+            made: list[int] = []
+            shown = ""
             try:
                 with torch.inference_mode():
-                    self._model.generate(
-                        **inputs,
-                        streamer=streamer,
-                        max_new_tokens=max_tokens or self.max_new_tokens,
-                        do_sample=False,
-                        stopping_criteria=StoppingCriteriaList([_Stop()]),
-                        pad_token_id=self._tokenizer.eos_token_id,
-                        prompt_lookup_num_tokens=PROMPT_LOOKUP_TOKENS,
-                    )
-            except Exception as exc:  # noqa: BLE001 - reported to the consumer as GenerationError below
-                failure.append(exc)
-                streamer.end()
-
-        with self._run_lock:
-            worker = threading.Thread(target=run, name="bluebot-generate", daemon=True)
-            worker.start()
-            try:
-                for text in streamer:
-                    if text:
-                        yield text
-            finally:
-                stop.set()
-                worker.join()
-        if failure:
-            raise GenerationError(f"the local model failed while answering: {failure[0]}")
-
+                    for tokens in self._tokens(ids, max_tokens or self.max_new_tokens):
+                        made.extend(tokens)
+                        text = self._tokenizer.decode(made, skip_special_tokens=True)
+                        if not text.endswith("\ufffd") and len(text) > len(shown):  # not half a character
+                            yield text[len(shown) :]
+                            shown = text
+            except GeneratorExit:
+                raise  # the consumer went away: stop spending CPU on an unread answer
+            except Exception as exc:  # noqa: BLE001 - a failing model becomes a GenerationError for the caller
+                raise GenerationError(f"the local model failed while answering: {exc}") from None
 
     def choice_probabilities(self, messages: Messages, choices: Sequence[str]) -> list[float]:
         """The probability of each choice as the reply's first token, normalised over the choices: one forward
@@ -376,17 +406,44 @@ class LocalGenerator:
         self._load()
         import torch
 
-        chat = [{"role": role, "content": content} for role, content in messages]
-        inputs = self._tokenizer.apply_chat_template(
-            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
         ids = [self._tokenizer.encode(choice, add_special_tokens=False)[0] for choice in choices]
         try:
             with self._run_lock, torch.inference_mode():
-                logits = self._model(**inputs).logits[0, -1].float()
+                _, logits = self._prefill(self._prompt_ids(messages))
         except Exception as exc:  # noqa: BLE001 - as in stream(): the caller gets a GenerationError
             raise GenerationError(f"the local model failed while checking an answer: {exc}") from None
-        return [float(p) for p in torch.softmax(logits[ids], dim=0)]
+        return [float(p) for p in torch.softmax(logits.float()[ids], dim=0)]
+
+
+MAX_CACHED_PREFIXES = 8  # system messages: answer (zh, en), rewrite (zh, en), figure check, translations
+
+
+def _new_cache() -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
+def _as_list(value: int | list[int] | None) -> list[int]:
+    return [] if value is None else [value] if isinstance(value, int) else list(value)
+
+
+def _system_end(ids: list[int], im_start: int) -> int:
+    """Where the second chat message starts (the end of the system message), or 0 when there is none."""
+    starts = [i for i, t in enumerate(ids) if t == im_start]
+    return starts[1] if len(starts) > 1 else 0
+
+
+def _lookup(sequence: list[int], count: int, longest: int = 3) -> list[int]:
+    """Up to count tokens that followed the latest earlier occurrence of the sequence's last 3, 2 or 1 tokens."""
+    if count <= 0:
+        return []
+    for n in range(longest, 0, -1):
+        tail = sequence[-n:]
+        for start in range(len(sequence) - n - 1, -1, -1):
+            if sequence[start : start + n] == tail:
+                return sequence[start + n : start + n + count]
+    return []
 
 
 def _cpu_has_bf16() -> bool:

@@ -229,6 +229,8 @@ class Bot:
                 checked = check_answer("".join(parts), lang, passages, question=standalone)
                 if checked.refused and not checked.note and lang == "en":
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
+                elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
+                    checked = self._translated("".join(parts), standalone, passages, llm, self.glossary) or checked
                 if checked.note:
                     notices.append(checked.note)
                 if checked.wrong_language:
@@ -286,15 +288,23 @@ class Bot:
         note = f"the sentences holding the answer's figures do not answer the question (doubt {doubt:.2f})"
         return Checked(REFUSAL[lang], refused=True, note=note)
 
-    @staticmethod
+    @classmethod
     def _second_reading(
-        question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        cls, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
         """An English question the model declined, asked again with the Chinese prompt and the answer translated.
         The small local model reads the Chinese passages better in Chinese: of 8 answerable English test questions
         it declined, it answered all 8 in Chinese, while 4 of 6 unanswerable ones it had rightly declined were
         still declined (by the model or the figure check). None when the second reading declines too."""
-        zh = check_answer("".join(llm.stream(answer_messages(question, "zh", passages))), "zh", passages)
+        raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
+        return cls._translated(raw, question, passages, llm, glossary)
+
+    @staticmethod
+    def _translated(
+        raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+    ) -> Checked | None:
+        """A Chinese answer to an English question, checked as Chinese and translated; None when it is no answer."""
+        zh = check_answer(raw, "zh", passages)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
         # back to the passage numbers the checks renumbered, so that the English answer cites the same passages
