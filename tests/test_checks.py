@@ -177,3 +177,10 @@ def test_weak_evidence() -> None:
     assert not weak_evidence(hits, "zh", {"zh": 0.4, "en": 0.4})
     assert not weak_evidence(hits, "zh", None)  # an uncalibrated embedding model has no floor
     assert weak_evidence([], "en", None)
+
+
+def test_which_places_answered_without_a_place_is_declined() -> None:
+    top5 = "Top5地区：合计投资案例975起，占比**84.3%**；合计投资金额744.3亿元，占比**87.8%**。"
+    question = "排名前五的是哪五个地区？"
+    checked = check_answer("合计投资案例975起，占比84.3%[1]。", "zh", passages(top5), question=question)
+    assert checked.refused and checked.text == REFUSAL["zh"] and "names none" in checked.note

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.subjects import mentioned, pinyin_syllables, subjects, unmentioned
+from bluebot.subjects import mentioned, names_missing, pinyin_syllables, subjects, unmentioned
 
 HANGZHOU = "2024年，杭州AI产业领域获投的企业有54家，主要集中在滨江、余杭、西湖、萧山等地。"
 CLOUD = "国内公有云大模型市场中火山引擎以46.4%的市场份额领跑，百度智能云、阿里云紧随其后。"
@@ -48,3 +48,19 @@ def test_unmentioned_subjects() -> None:
     assert unmentioned("杭州有多少家AI企业获投？", "zh", [HANGZHOU]) == []
     assert unmentioned("How many AI firms got funding in Shenzhen in 2023?", "en", [HANGZHOU]) == ["Shenzhen", "2023"]
     assert unmentioned("How many AI firms got funding in Hangzhou in 2024?", "en", [HANGZHOU]) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "answer", "missing"),
+    [
+        ("2024年投资案例数排名前五的是哪五个地区？", "zh", "Top5地区：合计投资案例975起，占比84.3%", True),
+        ("2024年以来有哪些城市设立了人工智能产业基金？", "zh", "深圳、北京、成都等城市设立了基金。", False),
+        ("Which companies has Zhejiang's fund invested in?", "en", "Zhejiang's fund backed 14 companies.", True),
+        ("Which cities have set up AI funds?", "en", "Shenzhen, Beijing and Chengdu set up AI funds.", False),
+        ("Which companies compete in AI chips?", "en", "NVIDIA, Intel and Cambricon compete.", False),
+        ("Which companies compete in AI chips?", "en", "The report names Cambricon.", False),
+        ("2024年投资金额是多少？", "zh", "850亿元", False),  # no names asked
+    ],
+)
+def test_an_answer_to_which_places_or_companies_must_name_some(question: str, lang, answer: str, missing: bool) -> None:
+    assert names_missing(question, lang, answer) is missing

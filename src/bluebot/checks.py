@@ -21,7 +21,7 @@ from bluebot.numbers import (
     ungrounded,
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
-from bluebot.subjects import unmentioned
+from bluebot.subjects import names_missing, unmentioned
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
 
@@ -185,6 +185,9 @@ def check_answer(
         counts = {a.measure for a in claims if a.unit == "count" and a.measure and a.measure != "个"}
         if (asked := asked_measure(question)) and counts and asked not in counts:
             note = f"the answer counts {'、'.join(sorted(counts))}, the question asks for {asked}"
+            return Checked(REFUSAL[lang], refused=True, note=note)
+        if names_missing(question, lang, strip_markers(text)):
+            note = "the question asks which places or companies, and the answer names none"
             return Checked(REFUSAL[lang], refused=True, note=note)
         if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
             names = ", ".join(absent)

@@ -105,3 +105,32 @@ def mentioned(subject: str, texts: Sequence[str]) -> bool:
 def unmentioned(question: str, lang: Lang, texts: Sequence[str]) -> list[str]:
     """The question's subjects that none of the texts mention."""
     return [s for s in subjects(question, lang) if not mentioned(s, texts)]
+
+
+# "哪五个地区", "哪些城市"; "which cities", "what companies": the question asks for names.
+_ASKS_PLACES = re.compile(r"哪(?:[一二三四五六七八九十两几\d]+个|些|个)?(?:地区|城市|省份|省|地方|区县)")
+_ASKS_NAMES = re.compile(
+    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:regions|cities|provinces|places|districts|companies|firms|startups)\b",
+    re.I,
+)
+_NOT_ANSWER_NAMES = frozenset({"ai", "the", "top", "report", "china", "chinese", "rmb", "yuan", "us"})
+
+
+def names_missing(question: str, lang: Lang, answer: str) -> bool:
+    """Whether the question asks which places (or, in English, which companies) and the answer names none:
+    "哪五个地区" answered with the five regions' total, "which companies" answered with how many.
+    Chinese answers must hold a place word; English ones a capitalised name or acronym the question lacks."""
+    if lang == "zh":
+        if not _ASKS_PLACES.search(question):
+            return False
+        return not any(len(w) >= 2 and _is_place(w) for w in jieba_module().lcut(answer, HMM=False))
+    if not _ASKS_NAMES.search(question):
+        return False
+    asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
+    for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
+        word = m.group(1)
+        sentence_start = not answer[: m.start()].strip() or answer[: m.start()].rstrip()[-1] in ".?!:"
+        named = word.isupper() or _reads_as_pinyin_name(word) or not sentence_start
+        if named and word.lower() not in asked | _NOT_ANSWER_NAMES | _NOT_NAMES:
+            return False
+    return True
