@@ -59,6 +59,7 @@ def test_unmentioned_subjects() -> None:
         ("Which cities have set up AI funds?", "en", "Shenzhen, Beijing and Chengdu set up AI funds.", False),
         ("Which companies compete in AI chips?", "en", "NVIDIA, Intel and Cambricon compete.", False),
         ("Which companies compete in AI chips?", "en", "The report names Cambricon.", False),
+        ("Which cities set up AI funds?", "en", "Funds were set up in 成都.", False),
         ("2024年投资金额是多少？", "zh", "850亿元", False),  # no names asked
     ],
 )

@@ -124,8 +124,8 @@ def names_missing(question: str, lang: Lang, answer: str) -> bool:
         if not _ASKS_PLACES.search(question):
             return False
         return not any(len(w) >= 2 and _is_place(w) for w in jieba_module().lcut(answer, HMM=False))
-    if not _ASKS_NAMES.search(question):
-        return False
+    if not _ASKS_NAMES.search(question) or re.search(r"[\u4e00-\u9fff]", answer):
+        return False  # (Chinese in an English answer is a name left untranslated: 成都)
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
         word = m.group(1)
