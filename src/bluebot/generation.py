@@ -28,13 +28,10 @@ Messages = Sequence[tuple[str, str]]  # (role, content); role is "system", "user
 REFUSAL: dict[Lang, str] = {"zh": "报告中没有找到相关信息。", "en": "The report does not say."}
 
 MAX_NEW_TOKENS = 200
-# Prompt-lookup decoding: the answer copies figures and phrases from the passages, so up to this many prompt tokens
-# that follow the answer's last words are proposed and checked in one forward pass. Still greedy (the same text on
-# 14 test questions run alone; in full runs a few answers changed wording, as batched bf16 arithmetic can break
-# near-ties). Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s. A key/value cache of
-# the system prompt, computed once and reused, used to save a sixth of the time to the first token; with prompt
-# lookup it cost time instead (first token p50 4.96 s with it, 4.42 s without, 14 questions interleaved), so the
-# prompt is computed whole each time.
+# Prompt-lookup decoding: the answer copies figures and phrases from the passages, so up to this many tokens that
+# followed the answer's last words earlier on are proposed and checked in one forward pass. Still greedy.
+# Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s through transformers' generate;
+# LocalGenerator's own loop, which also reuses the system message's cache, took it to 5.5 s (first token 3.5 s).
 PROMPT_LOOKUP_TOKENS: int | None = 10
 REWRITE_MAX_TOKENS = 48
 SHORT_FOLLOW_UP_TERMS = 4  # a follow-up with fewer content words than this leans on the conversation
