@@ -19,6 +19,7 @@ from bluebot.generation import (
     ChoiceScorer,
     ExtractiveGenerator,
     Generator,
+    add_marker,
     answer_messages,
     make_generator,
     rewrite_fallback,
@@ -307,11 +308,13 @@ class Bot:
         zh = check_answer(raw, "zh", passages)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
-        # back to the passage numbers the checks renumbered, so that the English answer cites the same passages
+        # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
+        # The English answer cites the passages the Chinese one cited, under the numbers the model saw.
         number = {p.hit.chunk.id: p.n for p in passages}
-        original = {c.n: number[c.chunk.id] for c in zh.citations}
-        text = re.sub(r"\[(\d+)\]", lambda m: f"[{original.get(int(m.group(1)), m.group(1))}]", zh.text)
-        en = check_answer(translate_answer(text, llm, glossary), "en", passages, question=question)
+        english = translate_answer(re.sub(r"\s*\[\d+\]", "", zh.text).strip(), llm, glossary)
+        for citation in zh.citations:
+            english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
+        en = check_answer(english, "en", passages, question=question)
         return None if en.refused or en.wrong_language else en
 
     def ask(
