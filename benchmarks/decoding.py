@@ -17,16 +17,12 @@ import threading
 import time
 from pathlib import Path
 
+from answers import percentile, sample  # benchmarks/answers.py: the same questions, the same percentiles
+
 from bluebot.config import Settings
-from bluebot.evaluation import load_cases
 from bluebot.generation import LocalGenerator, Messages, answer_messages
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def with_loop(generator: LocalGenerator, messages: Messages) -> tuple[float, float, str]:
@@ -76,8 +72,7 @@ def main() -> None:
     assert isinstance(generator, LocalGenerator), "the local backend is not a LocalGenerator"
     prompts: list[tuple[str, Messages]] = []
     for path in args.sets:
-        cases = [c for c in load_cases(Path(path)) if c.answerable and not c.history]
-        for case in cases[:: max(1, len(cases) // args.per_lang)][: args.per_lang]:
+        for case in sample(Path(path), args.per_lang):
             passages = build_passages(bot.search(case.question, lang=case.lang), case.question)
             prompts.append((case.id, answer_messages(case.question, case.lang, passages, bot.glossary)))
     with_loop(generator, prompts[0][1])  # warm-up: model load, and the system messages' caches

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from bluebot.generation import REFUSAL, add_marker
 from bluebot.numbers import (
@@ -61,9 +62,8 @@ def keep_gloss(text: str, passages: Sequence[str]) -> str:
     model reads 1,000亿元 as "1,000 billion yuan (100 billion yuan)", copying the gloss after its own mistake.
     Only money (what the prompt glosses), and only when the bracketed amount is in the passages and the first
     one is not."""
-    amounts = find_amounts(text)
     missing = {a.start for a in ungrounded(text, passages)}
-    for said, gloss in reversed(list(zip(amounts, amounts[1:], strict=False))):
+    for said, gloss in reversed(list(pairwise(find_amounts(text)))):
         bracketed = text[said.end : gloss.start] == " (" and text[gloss.end : gloss.end + 1] == ")"
         money = said.unit == gloss.unit and said.unit in ("CNY", "USD")
         if bracketed and money and said.start in missing and gloss.start not in missing:
@@ -130,9 +130,10 @@ def check_answer(
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
         # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
+        sources = [p.hit.chunk.text for p in passages]
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
-        text = _REPEATED_GLOSS.sub(r"\g<said>", keep_gloss(text, [p.hit.chunk.text for p in passages]))
-        text, _ = repair_english(text, [p.hit.chunk.text for p in passages])
+        text = _REPEATED_GLOSS.sub(r"\g<said>", keep_gloss(text, sources))
+        text, _ = repair_english(text, sources)
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
     # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.)

@@ -390,10 +390,8 @@ class LocalGenerator:
                         made.extend(tokens)
                         text = self._tokenizer.decode(made, skip_special_tokens=True)
                         if not text.endswith("\ufffd") and len(text) > len(shown):  # not half a character
-                            yield text[len(shown) :]
+                            yield text[len(shown) :]  # a consumer that goes away closes this: decoding stops
                             shown = text
-            except GeneratorExit:
-                raise  # the consumer went away: stop spending CPU on an unread answer
             except Exception as exc:  # noqa: BLE001 - a failing model becomes a GenerationError for the caller
                 raise GenerationError(f"the local model failed while answering: {exc}") from None
 

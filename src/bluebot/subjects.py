@@ -70,19 +70,27 @@ def _is_place(word: str) -> bool:
     return posseg.dt.word_tag_tab.get(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
 
 
+def _places(text: str) -> list[str]:
+    """The words of a Chinese text that name a place (two characters or more)."""
+    return [w for w in jieba_module().lcut(text, HMM=False) if len(w) >= 2 and _is_place(w)]
+
+
+def _at_sentence_start(text: str, position: int) -> bool:
+    before = text[:position].rstrip()
+    return not before or before[-1] in ".?!:"
+
+
 def subjects(question: str, lang: Lang) -> list[str]:
     """The years and names the question is about, each once, in the order they appear."""
     found = _YEAR.findall(question)
     found += [m.group(1) for m in _LATIN_NAME.finditer(question) if len(m.group(1)) >= 3]
     if lang == "zh":
-        found += [
-            w for w in jieba_module().lcut(question, HMM=False) if len(w) >= 2 and w not in _SCOPE and _is_place(w)
-        ]
+        found += [w for w in _places(question) if w not in _SCOPE]
     else:
         for m in _CAPITALISED.finditer(question):
             word = m.group(1)
-            sentence_start = not question[: m.start()].strip() or question[: m.start()].rstrip()[-1] in ".?!:"
-            if not sentence_start and word.lower() not in _SCOPE | _NOT_NAMES and _reads_as_pinyin_name(word):
+            named = not _at_sentence_start(question, m.start()) and word.lower() not in _SCOPE | _NOT_NAMES
+            if named and _reads_as_pinyin_name(word):
                 found.append(word)
     return sorted(dict.fromkeys(found), key=question.find)
 
@@ -123,14 +131,13 @@ def names_missing(question: str, lang: Lang, answer: str) -> bool:
     if lang == "zh":
         if not _ASKS_PLACES.search(question):
             return False
-        return not any(len(w) >= 2 and _is_place(w) for w in jieba_module().lcut(answer, HMM=False))
+        return not _places(answer)
     if not _ASKS_NAMES.search(question) or re.search(r"[\u4e00-\u9fff]", answer):
         return False  # (Chinese in an English answer is a name left untranslated: 成都)
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
         word = m.group(1)
-        sentence_start = not answer[: m.start()].strip() or answer[: m.start()].rstrip()[-1] in ".?!:"
-        named = word.isupper() or _reads_as_pinyin_name(word) or not sentence_start
+        named = word.isupper() or _reads_as_pinyin_name(word) or not _at_sentence_start(answer, m.start())
         if named and word.lower() not in asked | _NOT_ANSWER_NAMES | _NOT_NAMES:
             return False
     return True
