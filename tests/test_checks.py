@@ -6,6 +6,7 @@ import pytest
 
 from bluebot.checks import check_answer, weak_evidence
 from bluebot.generation import REFUSAL
+from bluebot.glossary import Glossary
 from bluebot.passages import Passage
 from bluebot.types import Chunk, Hit
 
@@ -99,6 +100,17 @@ def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None
     checked = check_answer("54 companies in Hangzhou got funding [1].", "en", passages(HANGZHOU),
                            question="How many AI companies in Hangzhou got funding in 2024?")
     assert not checked.refused and checked.citations
+
+
+def test_a_figure_the_passage_gives_another_name_is_declined() -> None:
+    cloud = "国内公有云大模型市场中火山引擎以46.4%的市场份额领跑，百度智能云、阿里云紧随其后。"
+    glossary = Glossary({"火山引擎": "Volcano Engine", "百度智能云": "Baidu AI Cloud"})
+    question = "百度智能云在国内公有云大模型市场的份额是多少？"
+    checked = check_answer("46.4%[1]", "zh", passages(cloud), question=question, glossary=glossary)
+    assert checked.refused and checked.text == REFUSAL["zh"] and "火山引擎" in checked.note
+    question = "What share of the market does Volcano Engine hold?"
+    checked = check_answer("46.4% [1]", "en", passages(cloud), question=question, glossary=glossary)
+    assert not checked.refused and checked.text == "46.4% [1]"
 
 
 def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing_it() -> None:

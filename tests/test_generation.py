@@ -189,6 +189,12 @@ def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settin
     assert fake.calls[1][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
 
 
+def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["The cluster had invested in 1,540个 local projects and 54家 firms [1]."])
+    answer = bot.ask("How many local projects had the 3+N cluster invested in?", backend="local")
+    assert answer.text == "The cluster had invested in 1,540 local projects and 54 firms [1]." and len(fake.calls) == 1
+
+
 def test_a_single_term_translated_without_its_number_is_used(settings: Settings) -> None:
     reply = "Four directions: scenario opening,标杆示范 and ecosystem building [1]."
     bot, _ = make_bot(settings, [reply, "Benchmark demos"])

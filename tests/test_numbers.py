@@ -80,6 +80,18 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
     assert [a.text for a in ungrounded("It was 850 billion yuan.", [PASSAGE])] == ["850 billion yuan"]
 
 
+def test_magnitudes_written_without_digits_are_amounts() -> None:
+    funds = "杭州三大千亿母基金累计决策批复基金353支；将释放万亿级市场空间。"
+    assert [english(a) for a in find_amounts(funds) if not a.exempt] == ["100 billion", "353", "1 trillion"]
+    assert ungrounded("Hangzhou has three 100 billion yuan funds of funds [1].", [funds]) == []
+    repaired, still = repair_english("Hangzhou has three 1,000 billion yuan funds of funds [1].", [funds[:9]])
+    assert repaired == "Hangzhou has three 100 billion yuan funds of funds [1]." and still == []
+    # part of a larger numeral, or the magnitude of the digits before it: not a bare magnitude
+    assert [a.text for a in find_amounts("数百亿元、三千亿元、近1万亿元、超 1,000亿元")] == ["1万亿元", "1,000亿元"]
+    # a prompt keeps 千亿母基金 whole for the glossary; 过亿元 still gets its reading
+    assert annotate_english("三大千亿母基金，均过亿元") == "三大千亿母基金，均过亿元 (100 million yuan)"
+
+
 def test_counts_of_different_things_do_not_match() -> None:
     hangzhou = "2024年，杭州AI产业领域获投的企业有54家。"
     assert ungrounded("杭州共有54家企业获投。", [hangzhou]) == []

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.subjects import mentioned, names_missing, pinyin_syllables, subjects, unmentioned
+from bluebot.glossary import Glossary
+from bluebot.numbers import find_amounts, strip_markers
+from bluebot.subjects import (
+    mentioned,
+    named_elsewhere,
+    names_missing,
+    pinyin_syllables,
+    proper_names,
+    subjects,
+    unmentioned,
+)
 
 HANGZHOU = "2024年，杭州AI产业领域获投的企业有54家，主要集中在滨江、余杭、西湖、萧山等地。"
 CLOUD = "国内公有云大模型市场中火山引擎以46.4%的市场份额领跑，百度智能云、阿里云紧随其后。"
@@ -65,3 +75,61 @@ def test_unmentioned_subjects() -> None:
 )
 def test_an_answer_to_which_places_or_companies_must_name_some(question: str, lang, answer: str, missing: bool) -> None:
     assert names_missing(question, lang, answer) is missing
+
+
+GLOSSARY = Glossary(
+    {
+        "火山引擎": "Volcano Engine",
+        "百度智能云": "Baidu AI Cloud",
+        "阿里云": "Alibaba Cloud",
+        "公有云大模型": "public-cloud large model",
+        "“3+N”杭州产业基金集群": '"3+N" Hangzhou industrial fund cluster',
+        "润苗直投基金": "Runmiao Direct Investment Fund",
+        "社会资本": "private capital",
+    }
+)
+FUNDS = (
+    "- 01 引导“3+N”杭州产业基金集群撬动社会资本、金融资本，投向人工智能关联方向的产业基金规模超 1,000亿元。\n"
+    "- 02 组建润苗直投基金，重点支持具备硬科技属性的本地人工智能初创企业。"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "answer", "texts", "owners"),
+    [
+        # the figure's clause names another company, or its sentence another fund and a place, and not the asked one
+        ("百度智能云在国内公有云大模型市场的份额是多少？", "zh", "46.4%[1]", [CLOUD], ["火山引擎"]),
+        (
+            "What share of the public-cloud large-model market does Alibaba Cloud hold?",
+            "en",
+            "46.4% [1]",
+            [CLOUD],
+            ["火山引擎"],
+        ),
+        ("润苗直投基金的规模有多大？", "zh", "1,000亿元[1]", [FUNDS], ["“3+N”杭州产业基金集群", "杭州"]),
+        # the figure is about what was asked, even when written differently (杭州“3+N”基金集群, Hangzhou's 3+N)
+        ("火山引擎的市场份额是多少？", "zh", "46.4%[1]", [CLOUD], []),
+        ("What share does Volcano Engine hold?", "en", "46.4% [1]", [CLOUD], []),
+        ("杭州“3+N”基金集群和润苗直投基金的规模分别是多少？", "zh", "超1,000亿元[1]", [FUNDS], []),
+        ("How much has Hangzhou's 3+N cluster steered into AI funds?", "en", "Over 100 billion yuan [1]", [FUNDS], []),
+        # the question names no proper name: nothing to judge
+        ("国内公有云大模型市场的领先份额是多少？", "zh", "46.4%[1]", [CLOUD], []),
+        # one place that holds the figure names nothing, or names the asked one: it may be the asked one's
+        ("百度智能云的份额是多少？", "zh", "46.4%[1]", [CLOUD, "百度智能云份额 46.4%"], []),
+    ],
+)
+def test_a_figure_that_belongs_to_another_name(
+    question: str, lang: str, answer: str, texts: list[str], owners: list[str]
+) -> None:
+    claims = [a for a in find_amounts(strip_markers(answer)) if not a.exempt]
+    assert named_elsewhere(question, lang, claims, texts, GLOSSARY) == owners
+
+
+def test_proper_names_are_the_capitalised_ones() -> None:
+    assert set(proper_names(GLOSSARY).terms) == {
+        "火山引擎",
+        "百度智能云",
+        "阿里云",
+        "“3+N”杭州产业基金集群",
+        "润苗直投基金",
+    }

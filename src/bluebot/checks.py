@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from bluebot.generation import REFUSAL, add_marker
+from bluebot.glossary import Glossary
 from bluebot.numbers import (
     Amount,
     asked_measure,
@@ -22,7 +23,7 @@ from bluebot.numbers import (
     ungrounded,
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
-from bluebot.subjects import names_missing, unmentioned
+from bluebot.subjects import named_elsewhere, names_missing, unmentioned
 from bluebot.text import detect_lang, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
 
@@ -113,9 +114,16 @@ def _sentences(text: str) -> list[str]:
 
 
 def check_answer(
-    raw: str, lang: Lang, passages: Sequence[Passage], *, question: str = "", extractive: bool = False
+    raw: str,
+    lang: Lang,
+    passages: Sequence[Passage],
+    *,
+    question: str = "",
+    extractive: bool = False,
+    glossary: Glossary | None = None,
 ) -> Checked:
-    """Refusal, citations, numbers and language of a generated answer, fixed in code where possible."""
+    """Refusal, citations, numbers and language of a generated answer, fixed in code where possible. The glossary's
+    proper names tell whose figure the answer gives."""
     text = _normalise_markers(raw.strip())
     valid = {p.n for p in passages}
     by_n = {p.n: p for p in passages}
@@ -193,6 +201,10 @@ def check_answer(
         if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
             names = ", ".join(absent)
             return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
+        texts = [c.chunk.text for c in citations]
+        if glossary and (others := named_elsewhere(question, lang, claims, texts, glossary)):
+            note = f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
+            return Checked(REFUSAL[lang], refused=True, note=note)
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
 
 

@@ -193,8 +193,14 @@ def _eval_answers(args: argparse.Namespace, settings: Settings, cases: list[Eval
     pairs = [(r.case, r.record) for r in runs]
     scores = breakdown(pairs)
     if args.report:
-        info = run_info(backend, settings.embed_model, settings.llm_model, args.files, [r.record for r in runs],
-                        judge=judge.name if judge else "")
+        info = run_info(
+            backend,
+            settings.embed_model,
+            settings.llm_model,
+            args.files,
+            [r.record for r in runs],
+            judge=judge.name if judge else "",
+        )
         files = write_report(Path(args.report), info, pairs, errors, judged if judge else None)
         print(f"report: {files.markdown} (chart {files.chart})", file=sys.stderr)
     if args.json:
@@ -366,9 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="answer backend")
     p.add_argument("--out", help="write one result line per case to this JSONL file (full pipeline)")
     p.add_argument("--report", metavar="DIR", help="write report.md and accuracy.png here (with --compare: compare.md)")
-    p.add_argument("--judge", action="store_true",
-                   help="also score faithfulness and answer relevance with an LLM judge (BLUEBOT_JUDGE_BASE_URL, "
-                   "BLUEBOT_JUDGE_MODEL, BLUEBOT_JUDGE_API_KEY; default: the BLUEBOT_LLM_* endpoint)")
+    p.add_argument(
+        "--judge",
+        action="store_true",
+        help="also score faithfulness and answer relevance with an LLM judge (BLUEBOT_JUDGE_BASE_URL, "
+        "BLUEBOT_JUDGE_MODEL, BLUEBOT_JUDGE_API_KEY; default: the BLUEBOT_LLM_* endpoint)",
+    )
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two results files (fixed, broken, deltas)")
     p.add_argument("--cases", nargs="+", metavar="FILE", help="with --compare: the test set the runs used")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")

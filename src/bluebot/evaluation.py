@@ -378,8 +378,16 @@ class Metrics:
     def as_dict(self) -> dict[str, Any]:
         """Counts and rates for --json (the latencies as their percentiles)."""
         counts = {k: v for k, v in asdict(self).items() if k != "latencies"}
-        rates = ("accuracy", "citation_precision", "citation_recall", "grounded_rate", "refusal_precision",
-                 "refusal_recall", "p50_ms", "p95_ms")
+        rates = (
+            "accuracy",
+            "citation_precision",
+            "citation_recall",
+            "grounded_rate",
+            "refusal_precision",
+            "refusal_recall",
+            "p50_ms",
+            "p95_ms",
+        )
         return counts | {name: getattr(self, name) for name in rates}
 
 
@@ -393,8 +401,20 @@ def _checked_numbers(question: str, answer: str) -> list[Amount]:
 def metrics(pairs: list[Pair]) -> Metrics:
     """All metrics of a group of cases from their results lines (EVAL_FORMAT.md)."""
     counts = dict.fromkeys(
-        ("errors", "correct", "answerable", "unanswerable", "declined", "refused", "cited", "cited_supporting",
-         "retrieved_supporting", "retrieved_supporting_cited", "numbers", "grounded_numbers"),
+        (
+            "errors",
+            "correct",
+            "answerable",
+            "unanswerable",
+            "declined",
+            "refused",
+            "cited",
+            "cited_supporting",
+            "retrieved_supporting",
+            "retrieved_supporting_cited",
+            "numbers",
+            "grounded_numbers",
+        ),
         0,
     )
     ranks: list[int | None] = []
@@ -451,8 +471,11 @@ class Breakdown:
     by_category_lang: dict[str, dict[str, Metrics]]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"all": self.overall.as_dict(), **{k: m.as_dict() for k, m in self.by_lang.items()},
-                "categories": {k: m.as_dict() for k, m in self.by_category.items()}}
+        return {
+            "all": self.overall.as_dict(),
+            **{k: m.as_dict() for k, m in self.by_lang.items()},
+            "categories": {k: m.as_dict() for k, m in self.by_category.items()},
+        }
 
 
 def breakdown(pairs: list[Pair]) -> Breakdown:

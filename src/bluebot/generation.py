@@ -95,7 +95,9 @@ _SYSTEM = {
 _USER = {"zh": "资料：\n{passages}\n\n问题：{question}", "en": "Passages:\n{passages}\n\nQuestion: {question}"}
 
 _REWRITE_SYSTEM = {
-    # The example: without it the 1.5B model returned 2 of 6 Chinese test follow-ups unchanged or cut in half.
+    # The examples: without them the 1.5B model returned 2 of 6 Chinese test follow-ups unchanged or cut in half,
+    # and rewrote "How much of that went into large models?" as a question about the total (all 6 English ones
+    # stand alone with the two examples; with one, "And their weaknesses?" came back unchanged).
     "zh": (
         "把对话中用户的最后一个问题改写成一个完整、可以单独理解的问题，补全省略和指代的内容，保留问题的每个部分。"
         "只输出改写后的问题。\n"
@@ -105,7 +107,15 @@ _REWRITE_SYSTEM = {
     ),
     "en": (
         "Rewrite the user's last question as one complete question that can be understood without the "
-        "conversation, filling in what it leaves out or refers back to. Output only the rewritten question."
+        "conversation, filling in what it leaves out or refers back to, and keeping every part of it. "
+        "Output only the rewritten question.\n"
+        "Examples:\n"
+        "Conversation:\nUser: What are the advantages of wind power in the city's plan?\nAssistant: Low cost.\n"
+        "Last question: And its drawbacks?\n"
+        "Rewritten question: What are the drawbacks of wind power in the city's plan?\n"
+        "Conversation:\nUser: How much did the city's companies raise in 2023?\nAssistant: 2 billion yuan.\n"
+        "Last question: How much of that went to chip makers?\n"
+        "Rewritten question: How much of the money the city's companies raised in 2023 went to chip makers?"
     ),
 }
 _REWRITE_USER = {
@@ -249,10 +259,16 @@ def untranslated_terms(text: str) -> list[str]:
     return list(dict.fromkeys(_CJK_RUN.findall(text)))
 
 
+# A Chinese measure word after a number in an English answer: "1,540个", "54家".
+_COUNTED_BY = re.compile(r"(?<=\d)[ \t]*[个家起项支条次笔件位名所座款台]")
+
+
 def translate_terms(text: str, generator: Generator, glossary: Glossary | None = None) -> str:
     """An English answer with the Chinese words the model left in it ("成都", "AI+医疗") translated: the glossary's
     terms by the glossary, the rest by the model in one short call; full-width punctuation made ASCII. A term
-    the model does not translate stays."""
+    the model does not translate stays. A measure word after a number goes: asked for "个" alone, the model said
+    "one" ("1,540个" came back as "1,540 one")."""
+    text = _COUNTED_BY.sub("", text)
     for term, english in (glossary.found(text) if glossary else {}).items():
         text = _replace(text, term, english)
     terms = untranslated_terms(text)
@@ -495,8 +511,12 @@ class OpenAIGenerator:
         where = self.base_url or "api.openai.com"
         try:
             for chunk in chat.stream(list(messages), max_tokens=max_tokens or self.max_new_tokens):
-                text = chunk.content if isinstance(chunk.content, str) else "".join(
-                    part.get("text", "") if isinstance(part, dict) else str(part) for part in chunk.content
+                text = (
+                    chunk.content
+                    if isinstance(chunk.content, str)
+                    else "".join(
+                        part.get("text", "") if isinstance(part, dict) else str(part) for part in chunk.content
+                    )
                 )
                 if text:
                     yield text
@@ -532,7 +552,7 @@ class _Unit:
 
 
 def _table_row(header: list[str], cells: list[str]) -> str:
-    """"优势 | 通用性强 | 低能耗" under "- | GPU | FPGA" -> "优势 — GPU：通用性强；FPGA：低能耗"."""
+    """ "优势 | 通用性强 | 低能耗" under "- | GPU | FPGA" -> "优势 — GPU：通用性强；FPGA：低能耗"."""
     if len(cells) <= 2 or len(header) != len(cells):
         return "：".join(c for c in cells if c and c != "-")
     pairs = "；".join(f"{h}：{c}" for h, c in zip(header[1:], cells[1:], strict=True) if c and c != "-")

@@ -38,9 +38,7 @@ class Glossary:
                 continue
             parts = [p.strip() for p in line.split("\t")]
             if len(parts) != 2 or not all(parts) or re.search(r"[\u4e00-\u9fff]", parts[1]):
-                raise ConfigError(
-                    f"{path}:{number}: expected a Chinese term, a tab and its English name, got {line!r}"
-                )
+                raise ConfigError(f"{path}:{number}: expected a Chinese term, a tab and its English name, got {line!r}")
             terms[parts[0]] = parts[1]
         return cls(terms)
 

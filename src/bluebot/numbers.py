@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -52,8 +52,11 @@ _EN_PLURAL = re.compile(
     r"[A-Za-z][a-z\-]*[a-z]s\b"
 )
 _PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
-# 过亿元 / 上亿: "over 100 million" written without a digit.
-_OVER_YI = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?")
+# Magnitudes written without a digit: 过亿元 / 上亿 ("over 100 million"), 千亿母基金 (100-billion funds), 万亿级.
+_BARE_MAGNITUDE = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?|(?P<mag>万亿|千亿|百亿)(?P<cur2>元|美元)?")
+# A numeral character before a magnitude makes it part of a larger number: 三千亿, 数百亿.
+_ZH_NUMERALS = "零一二两三四五六七八九十百千万亿数几"
+_BARE_LARGE = re.compile(r"(?:万亿|千亿|百亿)(?:元|美元)?")
 
 _ZH_MAG = {
     "万亿": Decimal(10) ** 12,
@@ -147,11 +150,14 @@ def find_amounts(text: str) -> list[Amount]:
         if before == "[" and after == "]":
             continue
         found.append(_amount_at(text, m.group(), start, end))
-    for m in _OVER_YI.finditer(text):
-        if m.start() > 0 and text[m.start() - 1].isdigit():
-            continue
-        unit: Unit = _CURRENCY[m.group("cur")] if m.group("cur") else "count"
-        found.append(Amount(m.group(), m.start(), m.end(), Decimal(1), _ZH_MAG["亿"], unit, _ZH_MAG["亿"]))
+    for m in _BARE_MAGNITUDE.finditer(text):
+        before = text[m.start() - 1] if m.start() else ""
+        if before.isdigit() or before in ",.*" or before in _ZH_NUMERALS or before.isspace():
+            continue  # 850亿, 1万亿, "**1** 万亿": the magnitude of the digits before it
+        magnitude = _ZH_MAG[m.group("mag") or "亿"]
+        currency = m.group("cur") or m.group("cur2")
+        unit: Unit = _CURRENCY[currency] if currency else "count"
+        found.append(Amount(m.group(), m.start(), m.end(), Decimal(1), magnitude, unit, magnitude))
     found.sort(key=lambda a: a.start)
     return found
 
@@ -311,15 +317,19 @@ def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amou
         if len({(s.value, s.unit) for s in candidates}) == 1:
             edits.append((claim, candidates[0]))
     for claim, source in sorted(edits, key=lambda e: -e[0].start):
+        if source.unit == "count":  # the passage leaves the currency implicit (千亿母基金); the answer's stays
+            source = replace(source, unit=claim.unit)
         answer = answer[: claim.start] + english(source) + answer[claim.end :]
     return answer, ungrounded(answer, passages)
 
 
 def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> str:
-    """Each amount written with Chinese characters (亿元, 成) replaced by edit(amount), or kept when that is None."""
+    """Each amount written with Chinese characters (850亿元, 7成, 过亿元) replaced by edit(amount), or kept when
+    that is None. A digit-less 千亿 or 万亿 stays: it is part of a name (千亿母基金, which the glossary reads) or a
+    set phrase (万亿级)."""
     out, last = [], 0
     for amount in find_amounts(text):
-        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text):
+        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text) or _BARE_LARGE.fullmatch(amount.text):
             continue
         replacement = edit(amount)
         if replacement is None:

@@ -227,7 +227,7 @@ class Bot:
                 for delta in llm.stream(answer_messages(standalone, lang, passages, self.glossary)):
                     parts.append(delta)
                     yield delta
-                checked = check_answer("".join(parts), lang, passages, question=standalone)
+                checked = check_answer("".join(parts), lang, passages, question=standalone, glossary=self.glossary)
                 if checked.refused and not checked.note and lang == "en":
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
                 elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
@@ -314,7 +314,7 @@ class Bot:
         english = translate_answer(re.sub(r"\s*\[\d+\]", "", zh.text).strip(), llm, glossary)
         for citation in zh.citations:
             english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
-        en = check_answer(english, "en", passages, question=question)
+        en = check_answer(english, "en", passages, question=question, glossary=glossary)
         return None if en.refused or en.wrong_language else en
 
     def ask(

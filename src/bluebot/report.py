@@ -81,7 +81,11 @@ class RunInfo:
 
 
 def run_info(
-    backend: str, embed_model: str, llm_model: str, test_sets: Iterable[str], records: Iterable[dict[str, Any]],
+    backend: str,
+    embed_model: str,
+    llm_model: str,
+    test_sets: Iterable[str],
+    records: Iterable[dict[str, Any]],
     judge: str = "",
 ) -> RunInfo:
     answered: dict[str, int] = {}
@@ -145,8 +149,9 @@ SUMMARY_ROWS: list[tuple[str, Callable[[Metrics], str]]] = [
 def summary_table(b: Breakdown) -> str:
     """Metrics as rows; all cases, then each language, as columns."""
     groups = [("all", b.overall), *b.by_lang.items()]
-    return _table(["metric", *(g for g, _ in groups)], [[label, *(cell(m) for _, m in groups)] for label, cell in
-                                                         SUMMARY_ROWS])
+    return _table(
+        ["metric", *(g for g, _ in groups)], [[label, *(cell(m) for _, m in groups)] for label, cell in SUMMARY_ROWS]
+    )
 
 
 def category_table(b: Breakdown) -> str:
@@ -154,21 +159,41 @@ def category_table(b: Breakdown) -> str:
     rows = []
     for category, m in b.by_category.items():
         per_lang = b.by_category_lang[category]
-        rows.append([
-            category, str(m.n), _ratio(m.accuracy, m.correct, m.n),
-            *(_num(per_lang[lang].accuracy) if lang in per_lang else "–" for lang in langs),
-            _num(m.hit5), _num(m.mrr), _num(m.citation_precision), _num(m.citation_recall), _num(m.grounded_rate),
-            _num(m.refusal_recall),
-        ])
-    header = ["category", "cases", "accuracy", *(f"accuracy {lang}" for lang in langs), "hit@5", "MRR",
-              "cit. precision", "cit. recall", "grounded", "refusal recall"]
+        rows.append(
+            [
+                category,
+                str(m.n),
+                _ratio(m.accuracy, m.correct, m.n),
+                *(_num(per_lang[lang].accuracy) if lang in per_lang else "–" for lang in langs),
+                _num(m.hit5),
+                _num(m.mrr),
+                _num(m.citation_precision),
+                _num(m.citation_recall),
+                _num(m.grounded_rate),
+                _num(m.refusal_recall),
+            ]
+        )
+    header = [
+        "category",
+        "cases",
+        "accuracy",
+        *(f"accuracy {lang}" for lang in langs),
+        "hit@5",
+        "MRR",
+        "cit. precision",
+        "cit. recall",
+        "grounded",
+        "refusal recall",
+    ]
     return _table(header, rows)
 
 
 def text_table(b: Breakdown) -> str:
     """The console summary: one line per group."""
-    head = (f"{'group':<14} {'n':>4} {'acc':>6} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'citP':>6} {'citR':>6} "
-            f"{'ground':>6} {'refP':>6} {'refR':>6} {'p50 ms':>7} {'p95 ms':>7} {'err':>4}")
+    head = (
+        f"{'group':<14} {'n':>4} {'acc':>6} {'hit@1':>6} {'hit@5':>6} {'MRR':>6} {'citP':>6} {'citR':>6} "
+        f"{'ground':>6} {'refP':>6} {'refR':>6} {'p50 ms':>7} {'p95 ms':>7} {'err':>4}"
+    )
     lines = [head]
     groups = [("all", b.overall), *b.by_lang.items(), *((f"  {c}", m) for c, m in b.by_category.items())]
     for name, m in groups:
@@ -215,16 +240,20 @@ def failure_markdown(case: EvalCase, record: dict[str, Any], error: str = "", ju
     parts.append(f"**Got** ({record.get('backend', '?')}):\n\n{_quote(got)}")
     parts.append(f"**Why wrong:** {why_wrong(case, record, error)}")
     if judge is not None:
-        parts.append(f"**Judge (model-graded):** faithfulness {_num(judge.faithfulness)}, "
-                     f"answer relevance {_num(judge.relevance)}")
+        parts.append(
+            f"**Judge (model-graded):** faithfulness {_num(judge.faithfulness)}, "
+            f"answer relevance {_num(judge.relevance)}"
+        )
     if record["citations"]:
-        cited = [f"**[{c.get('n', '?')}]** {c.get('section') or '(no section)'} ({c.get('source', '')})\n\n"
-                 f"{_quote(c['text'])}" for c in record["citations"]]
+        cited = [
+            f"**[{c.get('n', '?')}]** {c.get('section') or '(no section)'} ({c.get('source', '')})\n\n"
+            f"{_quote(c['text'])}"
+            for c in record["citations"]
+        ]
         parts.append("**Cited passages:**\n\n" + "\n\n".join(cited))
     else:
         parts.append("**Cited passages:** none")
     return "\n\n".join(parts)
-
 
 
 def failures_markdown(
@@ -246,8 +275,13 @@ def judge_markdown(pairs: list[Pair], scores: dict[str, JudgeScore | None], name
         faithful = [s.faithfulness for s in judged if s.faithfulness is not None]
         relevant = [s.relevance for s in judged if s.relevance is not None]
         missing = sum(1 for s in judged if s.faithfulness is None or s.relevance is None)
-        return [group, str(len(judged)), _num(sum(faithful) / len(faithful) if faithful else None),
-                _num(sum(relevant) / len(relevant) if relevant else None), str(missing)]
+        return [
+            group,
+            str(len(judged)),
+            _num(sum(faithful) / len(faithful) if faithful else None),
+            _num(sum(relevant) / len(relevant) if relevant else None),
+            str(missing),
+        ]
 
     langs = sorted({c.lang for c, _ in pairs}, reverse=True)
     rows = [row("all", pairs), *(row(lang, [p for p in pairs if p[0].lang == lang]) for lang in langs)]
@@ -266,8 +300,15 @@ def judge_markdown(pairs: list[Pair], scores: dict[str, JudgeScore | None], name
 
 # ---------------------------------------------------------------- the chart
 
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei",
-             "Microsoft YaHei", "PingFang SC")
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
 _ASCII = re.compile(r"^[\x20-\x7e]*$")
 _CJK_FILE = re.compile(r"wqy|cjk|sourcehan|simhei|msyh|pingfang", re.I)
 
@@ -327,10 +368,21 @@ def accuracy_chart(b: Breakdown, path: Path) -> dict[str, str]:
             counts.append(m.n)
         bars = ax.bar(xs, heights, width * 0.95, label=lang, color=colours.get(lang))
         for bar, n in zip(bars, counts, strict=True):
-            ax.annotate(f"{bar.get_height():.2f}\nn={n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", va="bottom", fontsize=7, family=family)
-    ax.set_xticks(range(len(groups)), labels, rotation=20 if len(groups) > 6 else 0, ha="right" if len(groups) > 6
-                  else "center", family=family)
+            ax.annotate(
+                f"{bar.get_height():.2f}\nn={n}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                family=family,
+            )
+    ax.set_xticks(
+        range(len(groups)),
+        labels,
+        rotation=20 if len(groups) > 6 else 0,
+        ha="right" if len(groups) > 6 else "center",
+        family=family,
+    )
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("answer accuracy", family=family)
     ax.set_title("Answer accuracy by category and language", family=family)
@@ -447,10 +499,15 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "a": self.a_name, "b": self.b_name,
-            "fixed": [c.__dict__ for c in self.fixed], "broken": [c.__dict__ for c in self.broken],
-            "only_a": self.only_a, "only_b": self.only_b, "unknown": self.unknown,
-            "metrics_a": self.a.as_dict(), "metrics_b": self.b.as_dict(),
+            "a": self.a_name,
+            "b": self.b_name,
+            "fixed": [c.__dict__ for c in self.fixed],
+            "broken": [c.__dict__ for c in self.broken],
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+            "unknown": self.unknown,
+            "metrics_a": self.a.as_dict(),
+            "metrics_b": self.b.as_dict(),
         }
 
 
@@ -473,9 +530,14 @@ def compare_runs(
         if before != after:
             (fixed if after else broken).append(Change(case.id, case.question, case.lang, case.category))
     return Comparison(
-        a_name, b_name, fixed, broken,
-        breakdown([(c, by_a[c.id]) for c in common]), breakdown([(c, by_b[c.id]) for c in common]),
-        only_a=[i for i in by_a if i not in by_b], only_b=[i for i in by_b if i not in by_a],
+        a_name,
+        b_name,
+        fixed,
+        broken,
+        breakdown([(c, by_a[c.id]) for c in common]),
+        breakdown([(c, by_b[c.id]) for c in common]),
+        only_a=[i for i in by_a if i not in by_b],
+        only_b=[i for i in by_b if i not in by_a],
         unknown=sorted(set(unknown_a) | set(unknown_b)),
     )
 
@@ -522,16 +584,22 @@ def comparison_markdown(c: Comparison) -> str:
         return [*out, ""]
 
     n = c.a.overall.n
-    lines = [f"# Comparison: {c.a_name} → {c.b_name}", "",
-             f"{n} cases in both runs; accuracy {_num(c.a.overall.accuracy)} → {_num(c.b.overall.accuracy)}, "
-             f"{len(c.fixed)} fixed, {len(c.broken)} broken.", ""]
+    lines = [
+        f"# Comparison: {c.a_name} → {c.b_name}",
+        "",
+        f"{n} cases in both runs; accuracy {_num(c.a.overall.accuracy)} → {_num(c.b.overall.accuracy)}, "
+        f"{len(c.fixed)} fixed, {len(c.broken)} broken.",
+        "",
+    ]
     lines += changes("Fixed (wrong in A, right in B)", c.fixed)
     lines += changes("Broken (right in A, wrong in B)", c.broken)
     groups = [("all", c.a.overall, c.b.overall)]
     groups += [(lang, m, c.b.by_lang[lang]) for lang, m in c.a.by_lang.items() if lang in c.b.by_lang]
     for name, ma, mb in groups:
-        rows = [[label, _fmt(label, va), _fmt(label, vb), _fmt(label, d, signed=True)]
-                for label, (va, vb, d) in metric_deltas(ma, mb).items()]
+        rows = [
+            [label, _fmt(label, va), _fmt(label, vb), _fmt(label, d, signed=True)]
+            for label, (va, vb, d) in metric_deltas(ma, mb).items()
+        ]
         lines += [f"## Metrics: {name} ({ma.n} cases)", "", _table(["metric", "A", "B", "B − A"], rows), ""]
     rows = []
     for category, ma in c.a.by_category.items():

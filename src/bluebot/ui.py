@@ -486,8 +486,17 @@ def build_app(bot: StreamingBot, settings: Settings, eval_dir: Path = Path("eval
         )
         labelled = [title, chatbot, msg, send, examples, sources_title, sources, settings_box, backend, k, lang]
         lang.change(h.relabel, [lang, records, shown], labelled, queue=False, api_visibility="private")
-        eval_labelled = [chat_tab, eval_tab, eval_intro, eval_set, eval_upload, eval_backend, eval_run, eval_files,
-                         eval_chart]
+        eval_labelled = [
+            chat_tab,
+            eval_tab,
+            eval_intro,
+            eval_set,
+            eval_upload,
+            eval_backend,
+            eval_run,
+            eval_files,
+            eval_chart,
+        ]
         lang.change(eh.relabel, lang, eval_labelled, queue=False, api_visibility="private")
         eval_run.click(
             eh.run,
