@@ -24,7 +24,7 @@ from bluebot.numbers import (
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
 from bluebot.subjects import named_elsewhere, names_missing, unmentioned
-from bluebot.text import detect_lang, keyword_tokens
+from bluebot.text import detect_lang, has_chinese, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
 
 _REFUSAL_SAYS = re.compile(
@@ -87,7 +87,7 @@ def _wrong_language(text: str, lang: Lang) -> bool:
     needs an answer that is mostly English. Bare numbers ("1,156 [1]", "25%") suit both."""
     text = strip_markers(text)
     if lang == "zh":
-        return re.search(r"[\u4e00-\u9fff]", text) is None and re.search(r"[A-Za-z]{2,}", text) is not None
+        return not has_chinese(text) and re.search(r"[A-Za-z]{2,}", text) is not None
     return detect_lang(text) == "zh"
 
 

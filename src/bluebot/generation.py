@@ -17,7 +17,7 @@ from bluebot.errors import GenerationError, ModelError
 from bluebot.glossary import Glossary
 from bluebot.numbers import annotate_english, english_amounts, english_dates, find_amounts
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
-from bluebot.text import detect_lang, keyword_tokens, normalize_for_match
+from bluebot.text import CJK_RUN, detect_lang, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -234,7 +234,6 @@ def support_messages(question: str, evidence: Sequence[str]) -> list[tuple[str, 
 
 # ---------------------------------------------------------------- Chinese left in an English answer
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
 _TERMS_SYSTEM = (
     "Translate each numbered Chinese term into English, as used in a report on China's AI industry. Write "
@@ -256,7 +255,7 @@ def translate_answer(text: str, generator: Generator, glossary: Glossary | None 
 
 def untranslated_terms(text: str) -> list[str]:
     """The runs of Chinese characters in an English answer, each once, in order."""
-    return list(dict.fromkeys(_CJK_RUN.findall(text)))
+    return list(dict.fromkeys(CJK_RUN.findall(text)))
 
 
 # A Chinese measure word after a number in an English answer: "1,540个", "54家".
@@ -281,7 +280,7 @@ def translate_terms(text: str, generator: Generator, glossary: Glossary | None =
             found = {str(i): line for i, line in enumerate(lines, 1)}
         english = {t: re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).strip(" \"'") for i, t in enumerate(terms, 1)}
         for term in sorted(terms, key=len, reverse=True):  # 杭州市 before 杭州
-            if english[term] and not _CJK_RUN.search(english[term]):
+            if english[term] and not CJK_RUN.search(english[term]):
                 text = _replace(text, term, english[term])
     for full, ascii_ in _FULL_WIDTH.items():
         text = text.replace(full, ascii_)

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bluebot.errors import ConfigError
+from bluebot.text import has_chinese
 
 GLOSSARY_FILE = "glossary.tsv"
 
@@ -37,7 +38,7 @@ class Glossary:
             if not line.strip() or line.startswith("#"):
                 continue
             parts = [p.strip() for p in line.split("\t")]
-            if len(parts) != 2 or not all(parts) or re.search(r"[\u4e00-\u9fff]", parts[1]):
+            if len(parts) != 2 or not all(parts) or has_chinese(parts[1]):
                 raise ConfigError(f"{path}:{number}: expected a Chinese term, a tab and its English name, got {line!r}")
             terms[parts[0]] = parts[1]
         return cls(terms)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
+from bluebot.text import has_chinese
+
 Unit = Literal["CNY", "USD", "percent", "count"]
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -329,7 +331,7 @@ def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> st
     set phrase (万亿级)."""
     out, last = [], 0
     for amount in find_amounts(text):
-        if amount.exempt or not re.search(r"[\u4e00-\u9fff]", amount.text) or _BARE_LARGE.fullmatch(amount.text):
+        if amount.exempt or not has_chinese(amount.text) or _BARE_LARGE.fullmatch(amount.text):
             continue
         replacement = edit(amount)
         if replacement is None:

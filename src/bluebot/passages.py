@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bluebot.numbers import find_amounts
-from bluebot.text import keyword_tokens
+from bluebot.text import CJK_RANGES, has_chinese, keyword_tokens
 from bluebot.types import Hit
 
 
@@ -55,7 +55,7 @@ def split_pieces(text: str, limit: int = 120) -> list[str]:
 
 def token_weight(token: str) -> float:
     # Longer Chinese words are more specific ("批复规模" tells more than "规模"); numbers and Latin terms are names.
-    if re.search(r"[\u4e00-\u9fff]", token):
+    if has_chinese(token):
         return float(min(len(token), 4))
     return 2.0 if len(token) > 1 else 0.5
 
@@ -134,14 +134,14 @@ def _figure_line(line: str) -> bool:
     rest = line
     for a in amounts:
         rest = rest.replace(a.text.strip(), "")
-    return len(re.findall(r"[\u4e00-\u9fffA-Za-z]", _QUALIFIERS.sub("", rest))) <= 2
+    return len(re.findall(f"[{CJK_RANGES}A-Za-z]", _QUALIFIERS.sub("", rest))) <= 2
 
 
 def _label_line(line: str) -> bool:
     """A short caption: Chinese words, no figure (a year is fine), not a sentence, list item or table row."""
     return (
         0 < len(line) <= _LABEL_LINE_CHARS
-        and re.search(r"[\u4e00-\u9fff]", line) is not None
+        and has_chinese(line)
         and all(a.exempt for a in find_amounts(line))
         and not line.endswith(("。", "；", ";", "！", "？"))
         and not line.startswith(("-", "•", "·"))

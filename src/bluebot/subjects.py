@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from bluebot.glossary import Glossary
 from bluebot.numbers import Amount, find_amounts, matches
-from bluebot.text import jieba_module
+from bluebot.text import has_chinese, jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -134,7 +134,7 @@ def names_missing(question: str, lang: Lang, answer: str) -> bool:
         if not _ASKS_PLACES.search(question):
             return False
         return not _places(answer)
-    if not _ASKS_NAMES.search(question) or re.search(r"[\u4e00-\u9fff]", answer):
+    if not _ASKS_NAMES.search(question) or has_chinese(answer):
         return False  # (Chinese in an English answer is a name left untranslated: 成都)
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):

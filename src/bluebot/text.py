@@ -8,7 +8,10 @@ from functools import lru_cache
 
 from bluebot.types import Lang
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Chinese characters: the CJK unified ideographs, extension A and the compatibility block.
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_RANGES}]")
+CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -18,6 +21,10 @@ def detect_lang(text: str) -> Lang:
     cjk = len(_CJK.findall(text))
     words = len(_LATIN_WORD.findall(text))
     return "zh" if cjk > 0 and cjk >= 2 * words else "en"
+
+
+def has_chinese(text: str) -> bool:
+    return _CJK.search(text) is not None
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
