@@ -82,20 +82,23 @@ def main() -> None:
 
 def ab_prompt_lookup(bot: Bot, cases: list[EvalCase], backend: str) -> None:
     """Interleaved A/B of prompt-lookup decoding: the machine's speed drifts, so both arms see the same moments."""
-    from bluebot import generation
+    from bluebot.generation import LocalGenerator
 
-    tokens = generation.PROMPT_LOOKUP_TOKENS
-    arms: dict[int | None, tuple[list[float], list[float]]] = {None: ([], []), tokens: ([], [])}
+    generator = bot.generator(backend)
+    if not isinstance(generator, LocalGenerator):
+        raise SystemExit(f"--ab-prompt-lookup needs the local backend, not {backend}")
+    tokens = generator.lookup_tokens
+    arms: dict[int, tuple[list[float], list[float]]] = {0: ([], []), tokens: ([], [])}
     for i, case in enumerate(cases):
-        for arm in (tokens, None) if i % 2 == 0 else (None, tokens):
-            generation.PROMPT_LOOKUP_TOKENS = arm
+        for arm in (tokens, 0) if i % 2 == 0 else (0, tokens):
+            generator.lookup_tokens = arm
             first, total, answer = timed(bot, case, backend)
             arms[arm][0].append(first)
             arms[arm][1].append(total)
             print(f"{case.id} lookup={arm}: first {first:4.1f} s, total {total:4.1f} s: {answer.text[:70]!r}")
-    generation.PROMPT_LOOKUP_TOKENS = tokens
+    generator.lookup_tokens = tokens
     for arm, (firsts, totals) in arms.items():
-        label = "plain greedy" if arm is None else f"prompt lookup, {arm} tokens"
+        label = f"prompt lookup, {arm} tokens" if arm else "plain greedy"
         print(f"{label:<26} first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s   "
               f"full answer p50 {percentile(totals, 0.5):5.2f} s p95 {percentile(totals, 0.95):5.2f} s")
 

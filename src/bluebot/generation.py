@@ -32,7 +32,7 @@ MAX_NEW_TOKENS = 200
 # followed the answer's last words earlier on are proposed and checked in one forward pass. Still greedy.
 # Interleaved A/B on 10 questions (BENCHMARKS.md): full answer p50 11.0 s -> 8.5 s through transformers' generate;
 # LocalGenerator's own loop, which also reuses the system message's cache, took it to 5.5 s (first token 3.5 s).
-PROMPT_LOOKUP_TOKENS: int | None = 10
+PROMPT_LOOKUP_TOKENS = 10  # LocalGenerator.lookup_tokens; 0 turns prompt lookup off
 REWRITE_MAX_TOKENS = 48
 SHORT_FOLLOW_UP_TERMS = 4  # a follow-up with fewer content words than this leans on the conversation
 
@@ -308,13 +308,16 @@ def _replace(text: str, term: str, english: str) -> str:
 class LocalGenerator:
     """A transformers chat model run in-process on CPU: loaded once, greedy decoding, streamed from a thread."""
 
-    def __init__(self, settings: Settings, max_new_tokens: int = MAX_NEW_TOKENS) -> None:
+    def __init__(
+        self, settings: Settings, max_new_tokens: int = MAX_NEW_TOKENS, lookup_tokens: int = PROMPT_LOOKUP_TOKENS
+    ) -> None:
         from bluebot.models import resolve_llm_model
 
         self.path = resolve_llm_model(settings)  # ModelError when the model is not prepared
         self.name = f"local:{settings.llm_model}"
         self.threads = settings.threads
         self.max_new_tokens = max_new_tokens
+        self.lookup_tokens = lookup_tokens
         self._model: Any = None
         self._tokenizer: Any = None
         self._load_lock = threading.Lock()
@@ -377,7 +380,7 @@ class LocalGenerator:
             yield [token]
             if token in stop or made >= max_new_tokens:
                 return
-            guesses = _lookup(sequence, PROMPT_LOOKUP_TOKENS or 0)[: max_new_tokens - made - 1]
+            guesses = _lookup(sequence, self.lookup_tokens)[: max_new_tokens - made - 1]
             out = self._model(input_ids=torch.tensor([[token, *guesses]]), cache=cache, use_cache=True)
             best = out.logits[0].argmax(-1).tolist()
             kept = 0
