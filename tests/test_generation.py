@@ -421,6 +421,23 @@ def test_an_answer_that_announces_a_list_and_stops_is_not_an_answer(settings: Se
     assert answer.refused and answer.text == REFUSAL["zh"]
 
 
+def test_an_answer_lacking_a_kind_of_figure_asked_for_is_read_again(settings: Settings) -> None:
+    question = "How many deals did the top five regions account for, and what share of all deals is that?"
+    replies = ["The top five regions took 84.3% of deals [1].", "合计975起，占比84.3%[1]。", "975 deals, 84.3% [1]."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask(question, backend="local")
+    assert answer.text == "975 deals, 84.3% [1]." and len(fake.calls) == 3
+    assert "资料" in fake.calls[1][0][1]  # the Chinese prompt, then the translator
+    assert fake.calls[2][1][1] == "合计975起，占比84.3%。"
+    # a second reading that gives no more of what was asked leaves the first answer
+    replies = ["The top five regions took 84.3% of deals [1].", "占比84.3%[1]。", "84.3% [1]."]
+    bot, fake = make_bot(settings, replies)
+    assert bot.ask(question, backend="local").text == "The top five regions took 84.3% of deals [1]."
+    # an answer with every kind asked for is not read again
+    bot, fake = make_bot(settings, ["975 deals, 84.3% of the total [1]."])
+    assert bot.ask(question, backend="local").text == "975 deals, 84.3% of the total [1]." and len(fake.calls) == 1
+
+
 def test_a_second_reading_gives_the_translator_english_dates(settings: Settings) -> None:
     replies = ["The report does not say.", "2024年9月[1]。", "September 2024 [1]."]
     bot, fake = make_bot(settings, replies)

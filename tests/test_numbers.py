@@ -4,7 +4,16 @@ from decimal import Decimal
 
 import pytest
 
-from bluebot.numbers import annotate_english, english, english_dates, find_amounts, repair_english, ungrounded
+from bluebot.numbers import (
+    annotate_english,
+    asked_kinds,
+    english,
+    english_dates,
+    find_amounts,
+    given_kinds,
+    repair_english,
+    ungrounded,
+)
 
 PASSAGE = (
     "根据清科创业私募通数据统计，2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。\n"
@@ -78,6 +87,31 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
     text = "About 70% of deals were Series A or earlier; rounds averaged over 100 million yuan."
     assert ungrounded(text, [PASSAGE]) == []
     assert [a.text for a in ungrounded("It was 850 billion yuan.", [PASSAGE])] == ["850 billion yuan"]
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("How many deals did the top five regions account for, and what share of all deals is that?",
+         {"count", "percent"}),
+        ("How much of that went into large models?", {"money"}),
+        ("How large is the global computing-power market projected to be in 2025?", {"money"}),
+        ("When were the Interim Measures issued, and by whom?", {"date"}),
+        ("What growth rate does the report expect through 2033?", {"percent"}),
+        ("Which AI chip approach is criticised for poor performance per watt?", set()),
+        ("As of when? And how many projects?", {"date", "count"}),
+        ("When the chip market is segmented by type, which types are listed?", set()),  # when, not a question word
+    ],
+)
+def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:
+    assert asked_kinds(question) == kinds
+
+
+def test_the_kinds_of_figure_an_answer_gives() -> None:
+    assert given_kinds("The top five took 84.3% of deals and 87.8% of money [1].") == {"percent"}
+    assert given_kinds("975 deals, 74.43 billion yuan [1].") == {"count", "money"}
+    assert given_kinds("In July 2023 [1].") == {"date"} and given_kinds("Over 300 billion [2].") == {"money"}
+    assert given_kinds("Four areas [1].") == set()  # words are not figures
 
 
 def test_magnitudes_written_without_digits_are_amounts() -> None:

@@ -229,6 +229,44 @@ def asked_measure(question: str) -> str:
     return ""
 
 
+# What kinds of figure an English question asks for, by its question words: "How many deals ..., and what share
+# of all deals is that?" asks for a count and a percentage.
+_ASKS_FOR = {
+    "count": re.compile(r"\bhow many\b", re.I),
+    "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
+    "percent": re.compile(r"\bwhat (?:share|proportion|percentage|percent|fraction|growth rate)\b", re.I),
+    # "When were ... issued?", "as of when"; not "When the market is segmented by type, which ...?"
+    "date": re.compile(
+        r"\bwhen\b(?=\s+(?:is|are|was|were|did|does|do|will|has|had)\b|\s*\?)|\b(?:what|which) (?:year|month|date)\b",
+        re.I,
+    ),
+}
+_MONTH_NAME = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
+)
+
+
+def asked_kinds(question: str) -> set[str]:
+    """The kinds of figure ("count", "money", "percent", "date") an English question's question words ask for."""
+    return {kind for kind, words in _ASKS_FOR.items() if words.search(question)}
+
+
+def given_kinds(answer: str) -> set[str]:
+    """The kinds of figure an English answer states: a percentage, an amount of money or a scaled number, a count
+    (a plain number over the small exempt ones, or one naming what it counts), a year or month."""
+    kinds = {"date"} if _MONTH_NAME.search(answer) else set()
+    for amount in find_amounts(answer):
+        if amount.year:
+            kinds.add("date")
+        elif amount.unit == "percent":
+            kinds.add("percent")
+        elif amount.unit in ("CNY", "USD") or amount.scaled:
+            kinds.add("money")
+        elif not amount.exempt or amount.measure:
+            kinds.add("count")
+    return kinds
+
+
 # ---------------------------------------------------------------- English rendering
 
 

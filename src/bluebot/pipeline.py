@@ -31,6 +31,7 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
+from bluebot.numbers import asked_kinds, given_kinds
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -232,6 +233,8 @@ class Bot:
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
                 elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
                     checked = self._translated("".join(parts), standalone, passages, llm, self.glossary) or checked
+                elif lang == "en" and not checked.refused and asked_kinds(standalone) - given_kinds(checked.text):
+                    checked = self._fuller_reading(standalone, passages, llm, checked, self.glossary)
                 if checked.note:
                     notices.append(checked.note)
                 if checked.wrong_language:
@@ -290,13 +293,27 @@ class Bot:
         return Checked(REFUSAL[lang], refused=True, note=note)
 
     @classmethod
+    def _fuller_reading(
+        cls, question: str, passages: list[Passage], llm: Generator, checked: Checked, glossary: Glossary | None
+    ) -> Checked:
+        """An English answer that lacks a kind of figure the question asks for ("how many deals ..., and what
+        share" answered with two percentages), against the second reading: the one that gives more of what was
+        asked, the first when neither does."""
+        asked = asked_kinds(question)
+        second = cls._second_reading(question, passages, llm, glossary)
+        if second is not None and asked & given_kinds(second.text) > asked & given_kinds(checked.text):
+            return second
+        return checked
+
+    @classmethod
     def _second_reading(
         cls, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
-        """An English question the model declined, asked again with the Chinese prompt and the answer translated.
-        The small local model reads the Chinese passages better in Chinese: of 8 answerable English test questions
-        it declined, it answered all 8 in Chinese, while 4 of 6 unanswerable ones it had rightly declined were
-        still declined (by the model or the figure check). None when the second reading declines too."""
+        """An English question asked again with the Chinese prompt and the answer translated, when the model declined
+        it or left out a kind of figure it asks for. The small local model reads the Chinese passages better in
+        Chinese: of 8 answerable English test questions it declined, it answered all 8 in Chinese, while 4 of 6
+        unanswerable ones it had rightly declined were still declined (by the model or the figure check). None
+        when the second reading declines too."""
         raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
         return cls._translated(raw, question, passages, llm, glossary)
 
