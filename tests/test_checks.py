@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.checks import check_answer, weak_evidence
+from bluebot.checks import check_answer, missing_parts, weak_evidence
 from bluebot.generation import REFUSAL
 from bluebot.glossary import Glossary
 from bluebot.passages import Passage
@@ -100,6 +100,16 @@ def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None
     checked = check_answer("54 companies in Hangzhou got funding [1].", "en", passages(HANGZHOU),
                            question="How many AI companies in Hangzhou got funding in 2024?")
     assert not checked.refused and checked.citations
+
+
+def test_the_parts_of_a_question_an_answer_leaves_out() -> None:
+    question = "How many deals did the top five regions account for, and what share of all deals is that?"
+    assert missing_parts(question, "The top five took 84.3% of deals and 87.8% of money [1].") == {"count"}
+    assert missing_parts(question, "975 deals, 84.3% [1].") == set()
+    question = "When were the Interim Measures issued, and by whom?"
+    assert missing_parts(question, "July 2023 [1].") == {"name"}
+    assert missing_parts(question, "In July 2023, by the CAC and six other departments [1].") == set()
+    assert missing_parts(question, "In July 2023, by 国家网信办 [1].") == set()  # a name left in Chinese is a name
 
 
 def test_a_figure_the_passage_gives_another_name_is_declined() -> None:

@@ -101,6 +101,8 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
         ("Which AI chip approach is criticised for poor performance per watt?", set()),
         ("As of when? And how many projects?", {"date", "count"}),
         ("When the chip market is segmented by type, which types are listed?", set()),  # when, not a question word
+        ("Which is bigger: the 2024 investment in large models, or the 3+N cluster's?", {"two figures"}),
+        ("How does Hangzhou's fund capital compare with the national fund's?", {"two figures"}),
     ],
 )
 def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -108,8 +110,8 @@ def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str])
 
 
 def test_the_kinds_of_figure_an_answer_gives() -> None:
-    assert given_kinds("The top five took 84.3% of deals and 87.8% of money [1].") == {"percent"}
-    assert given_kinds("975 deals, 74.43 billion yuan [1].") == {"count", "money"}
+    assert given_kinds("The top five took 84.3% of deals [1].") == {"percent"}
+    assert given_kinds("975 deals, 74.43 billion yuan [1].") == {"count", "money", "two figures"}
     assert given_kinds("In July 2023 [1].") == {"date"} and given_kinds("Over 300 billion [2].") == {"money"}
     assert given_kinds("Four areas [1].") == set()  # words are not figures
 

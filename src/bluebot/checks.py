@@ -13,17 +13,19 @@ from bluebot.generation import REFUSAL, add_marker
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
     Amount,
+    asked_kinds,
     asked_measure,
     english_amounts,
     english_dates,
     find_amounts,
+    given_kinds,
     matches,
     repair_english,
     strip_markers,
     ungrounded,
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
-from bluebot.subjects import named_elsewhere, names_missing, unmentioned
+from bluebot.subjects import asks_who, named_elsewhere, names_missing, names_new, unmentioned
 from bluebot.text import detect_lang, has_chinese, keyword_tokens
 from bluebot.types import Citation, Hit, Lang
 
@@ -206,6 +208,15 @@ def check_answer(
             note = f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
             return Checked(REFUSAL[lang], refused=True, note=note)
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+def missing_parts(question: str, answer: str) -> set[str]:
+    """What an English question asks for that its answer lacks: a kind of figure (count, money, percent, date) or,
+    for "by whom", a name. "How many deals ..., and what share" answered with two percentages lacks the count."""
+    missing = asked_kinds(question) - given_kinds(answer)
+    if asks_who(question) and not names_new(question, strip_markers(answer)):
+        missing.add("name")
+    return missing
 
 
 def _answer_sources(

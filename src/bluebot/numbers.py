@@ -230,7 +230,7 @@ def asked_measure(question: str) -> str:
 
 
 # What kinds of figure an English question asks for, by its question words: "How many deals ..., and what share
-# of all deals is that?" asks for a count and a percentage.
+# of all deals is that?" asks for a count and a percentage; "Which is bigger: A or B?" for two figures.
 _ASKS_FOR = {
     "count": re.compile(r"\bhow many\b", re.I),
     "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
@@ -240,6 +240,9 @@ _ASKS_FOR = {
         r"\bwhen\b(?=\s+(?:is|are|was|were|did|does|do|will|has|had)\b|\s*\?)|\b(?:what|which) (?:year|month|date)\b",
         re.I,
     ),
+    "two figures": re.compile(
+        r"\bwhich (?:is|was|one is) (?:bigger|larger|higher|greater|smaller|lower|more)\b|\bcompared?\b", re.I
+    ),
 }
 _MONTH_NAME = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
@@ -247,15 +250,20 @@ _MONTH_NAME = re.compile(
 
 
 def asked_kinds(question: str) -> set[str]:
-    """The kinds of figure ("count", "money", "percent", "date") an English question's question words ask for."""
+    """The kinds of figure ("count", "money", "percent", "date", "two figures") an English question's question
+    words ask for."""
     return {kind for kind, words in _ASKS_FOR.items() if words.search(question)}
 
 
 def given_kinds(answer: str) -> set[str]:
     """The kinds of figure an English answer states: a percentage, an amount of money or a scaled number, a count
-    (a plain number over the small exempt ones, or one naming what it counts), a year or month."""
+    (a plain number over the small exempt ones, or one naming what it counts), a year or month; two figures or
+    more."""
     kinds = {"date"} if _MONTH_NAME.search(answer) else set()
-    for amount in find_amounts(answer):
+    amounts = find_amounts(answer)
+    if len([a for a in amounts if not a.exempt]) >= 2:
+        kinds.add("two figures")
+    for amount in amounts:
         if amount.year:
             kinds.add("date")
         elif amount.unit == "percent":

@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bluebot.checks import EVIDENCE_FLOORS, MAX_DOUBT, Checked, check_answer, figure_evidence, refusal, weak_evidence
+from bluebot.checks import (
+    EVIDENCE_FLOORS,
+    MAX_DOUBT,
+    Checked,
+    check_answer,
+    figure_evidence,
+    missing_parts,
+    refusal,
+    weak_evidence,
+)
 from bluebot.chunking import chunk_documents
 from bluebot.config import BACKENDS, Settings
 from bluebot.embedding import Embedder
@@ -31,7 +40,6 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
-from bluebot.numbers import asked_kinds, given_kinds
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -233,7 +241,7 @@ class Bot:
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
                 elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
                     checked = self._translated("".join(parts), standalone, passages, llm, self.glossary) or checked
-                elif lang == "en" and not checked.refused and asked_kinds(standalone) - given_kinds(checked.text):
+                elif lang == "en" and not checked.refused and missing_parts(standalone, checked.text):
                     checked = self._fuller_reading(standalone, passages, llm, checked, self.glossary)
                 if checked.note:
                     notices.append(checked.note)
@@ -296,12 +304,11 @@ class Bot:
     def _fuller_reading(
         cls, question: str, passages: list[Passage], llm: Generator, checked: Checked, glossary: Glossary | None
     ) -> Checked:
-        """An English answer that lacks a kind of figure the question asks for ("how many deals ..., and what
-        share" answered with two percentages), against the second reading: the one that gives more of what was
-        asked, the first when neither does."""
-        asked = asked_kinds(question)
+        """An English answer that lacks part of what the question asks for ("how many deals ..., and what share"
+        answered with two percentages; "when, and by whom" with a date), against the second reading: the one that
+        lacks less, the first when neither does."""
         second = cls._second_reading(question, passages, llm, glossary)
-        if second is not None and asked & given_kinds(second.text) > asked & given_kinds(checked.text):
+        if second is not None and missing_parts(question, second.text) < missing_parts(question, checked.text):
             return second
         return checked
 

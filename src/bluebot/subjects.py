@@ -134,15 +134,29 @@ def names_missing(question: str, lang: Lang, answer: str) -> bool:
         if not _ASKS_PLACES.search(question):
             return False
         return not _places(answer)
-    if not _ASKS_NAMES.search(question) or has_chinese(answer):
-        return False  # (Chinese in an English answer is a name left untranslated: 成都)
+    return _ASKS_NAMES.search(question) is not None and not names_new(question, answer)
+
+
+_ASKS_WHO = re.compile(r"\b(?:by whom|who)\b", re.I)
+
+
+def asks_who(question: str) -> bool:
+    """An English question asking who did something: "When were the Interim Measures issued, and by whom?"."""
+    return _ASKS_WHO.search(question) is not None
+
+
+def names_new(question: str, answer: str) -> bool:
+    """Whether an English answer names something the question does not: a capitalised name or acronym (Chinese in
+    an English answer is a name left untranslated: 成都)."""
+    if has_chinese(answer):
+        return True
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
         word = m.group(1)
         named = word.isupper() or _reads_as_pinyin_name(word) or not _at_sentence_start(answer, m.start())
         if named and word.lower() not in asked | _NOT_ANSWER_NAMES | _NOT_NAMES:
-            return False
-    return True
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- a figure that belongs to another name
