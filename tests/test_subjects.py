@@ -11,7 +11,6 @@ from bluebot.subjects import (
     named_elsewhere,
     names_missing,
     pinyin_syllables,
-    proper_names,
     subjects,
     unmentioned,
 )
@@ -126,7 +125,7 @@ def test_a_figure_that_belongs_to_another_name(
 
 
 def test_proper_names_are_the_capitalised_ones() -> None:
-    assert set(proper_names(GLOSSARY).terms) == {
+    assert set(GLOSSARY.proper_names.terms) == {
         "火山引擎",
         "百度智能云",
         "阿里云",

@@ -182,7 +182,8 @@ def check_answer(
     # A plain number the user wrote ("the three 100-billion-yuan funds") is the user's premise, not a claim.
     echoed = {a.literal for a in find_amounts(question) if a.bare}
     claims = [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
-    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claims]
+    cited_texts = [c.chunk.text for c in citations]
+    missing = [a for a in ungrounded(text, cited_texts) if a in claims]
     if claims and len(missing) == len(claims) and not extractive:
         # Not one figure of the answer is in the report: the model answered from elsewhere (typically a question
         # about another year or city than the report covers). Declining is the only answer the report supports.
@@ -203,8 +204,7 @@ def check_answer(
         if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
             names = ", ".join(absent)
             return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
-        texts = [c.chunk.text for c in citations]
-        if glossary and (others := named_elsewhere(question, lang, claims, texts, glossary)):
+        if glossary and (others := named_elsewhere(question, lang, claims, cited_texts, glossary)):
             note = f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
             return Checked(REFUSAL[lang], refused=True, note=note)
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
 from bluebot.glossary import Glossary
-from bluebot.numbers import annotate_english, english_amounts, english_dates, find_amounts
+from bluebot.numbers import MEASURE_WORDS, annotate_english, english_amounts, english_dates, find_amounts
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
 from bluebot.text import CJK_RUN, detect_lang, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
@@ -258,8 +258,8 @@ def untranslated_terms(text: str) -> list[str]:
     return list(dict.fromkeys(CJK_RUN.findall(text)))
 
 
-# A Chinese measure word after a number in an English answer: "1,540个", "54家".
-_COUNTED_BY = re.compile(r"(?<=\d)[ \t]*[个家起项支条次笔件位名所座款台]")
+# A Chinese measure word after a number in an English answer: "1,540个", "54家". Not 人, which reads as a noun.
+_COUNTED_BY = re.compile(rf"(?<=\d)[ \t]*[{MEASURE_WORDS.replace('人', '')}]")
 
 
 def translate_terms(text: str, generator: Generator, glossary: Glossary | None = None) -> str:

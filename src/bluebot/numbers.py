@@ -33,7 +33,8 @@ _EN_SUFFIX = re.compile(
 )
 _PERCENT = re.compile(_GAP + r"(?P<pct>%|％|percent\b|per cent\b|percentage points?\b|个百分点|成(?![本员果立为功]))")
 # Chinese measure words name what a count counts: 54家 (companies) is not 54起 (deals).
-_MEASURE = re.compile(_GAP + r"(?P<measure>[起家个支条项次笔件位名人所座款台])")
+MEASURE_WORDS = "起家个支条项次笔件位名人所座款台"
+_MEASURE = re.compile(_GAP + f"(?P<measure>[{MEASURE_WORDS}])")
 # What an English count counts, as the Chinese measure word it stands for: "54 deals" is 54起, "54 companies" 54家.
 # The noun may follow a few words later: "54 AI investment deals".
 _EN_MEASURES = {
@@ -58,7 +59,6 @@ _PREFIX = re.compile(r"(?P<cur>US\$|\$|USD|RMB|CNY|¥|￥)\s?$")
 _BARE_MAGNITUDE = re.compile(r"(?<=[过上超逾])亿(?P<cur>元|美元)?|(?P<mag>万亿|千亿|百亿)(?P<cur2>元|美元)?")
 # A numeral character before a magnitude makes it part of a larger number: 三千亿, 数百亿.
 _ZH_NUMERALS = "零一二两三四五六七八九十百千万亿数几"
-_BARE_LARGE = re.compile(r"(?:万亿|千亿|百亿)(?:元|美元)?")
 
 _ZH_MAG = {
     "万亿": Decimal(10) ** 12,
@@ -212,7 +212,7 @@ def _measure(text: str, end: int) -> str:
     return ""
 
 
-_ASKED_ZH = re.compile(r"(?:多少|几)\s*(?P<measure>[起家个支条项次笔件位名人所座款台])")
+_ASKED_ZH = re.compile(rf"(?:多少|几)\s*(?P<measure>[{MEASURE_WORDS}])")
 _ASKED_EN = re.compile(r"\bhow many((?:\s+[A-Za-z+\-]+){1,3})", re.IGNORECASE)
 
 
@@ -377,7 +377,8 @@ def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> st
     set phrase (万亿级)."""
     out, last = [], 0
     for amount in find_amounts(text):
-        if amount.exempt or not has_chinese(amount.text) or _BARE_LARGE.fullmatch(amount.text):
+        bare_large = amount.magnitude > _ZH_MAG["亿"] and not re.search(r"\d", amount.text)
+        if amount.exempt or not has_chinese(amount.text) or bare_large:
             continue
         replacement = edit(amount)
         if replacement is None:

@@ -241,8 +241,8 @@ class Bot:
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
                 elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
                     checked = self._translated("".join(parts), standalone, passages, llm, self.glossary) or checked
-                elif lang == "en" and not checked.refused and missing_parts(standalone, checked.text):
-                    checked = self._fuller_reading(standalone, passages, llm, checked, self.glossary)
+                elif lang == "en" and not checked.refused and (missing := missing_parts(standalone, checked.text)):
+                    checked = self._fuller_reading(standalone, passages, llm, checked, missing, self.glossary)
                 if checked.note:
                     notices.append(checked.note)
                 if checked.wrong_language:
@@ -302,13 +302,19 @@ class Bot:
 
     @classmethod
     def _fuller_reading(
-        cls, question: str, passages: list[Passage], llm: Generator, checked: Checked, glossary: Glossary | None
+        cls,
+        question: str,
+        passages: list[Passage],
+        llm: Generator,
+        checked: Checked,
+        missing: set[str],
+        glossary: Glossary | None,
     ) -> Checked:
         """An English answer that lacks part of what the question asks for ("how many deals ..., and what share"
         answered with two percentages; "when, and by whom" with a date), against the second reading: the one that
         lacks less, the first when neither does."""
         second = cls._second_reading(question, passages, llm, glossary)
-        if second is not None and missing_parts(question, second.text) < missing_parts(question, checked.text):
+        if second is not None and missing_parts(question, second.text) < missing:
             return second
         return checked
 

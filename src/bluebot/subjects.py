@@ -166,12 +166,6 @@ _CLAUSE_END = re.compile(r"[。；;！？!?\n，,、]")
 _NAME_MARKS = re.compile(r"[\s“”\"‘’《》（）()]")
 
 
-def proper_names(glossary: Glossary) -> Glossary:
-    """The glossary's proper names (their English has a capitalised word: 火山引擎 Volcano Engine, 滨江 Binjiang),
-    not its common terms (公有云大模型 public-cloud large model, 社会资本 private capital)."""
-    return Glossary({zh: en for zh, en in glossary.terms.items() if re.search(r"[A-Z][a-z]", en)})
-
-
 def _asked(name: str, english: str | None, question: str, lang: Lang) -> bool:
     """Whether the question is about a name (english is None for a place), also when it writes it differently:
     "杭州“3+N”基金集群" for "“3+N”杭州产业基金集群" (three characters in common), 杭州 for 杭州市, "Hangzhou's 3+N
@@ -202,7 +196,7 @@ def named_elsewhere(
     cluster's 1,000亿元. A figure belongs elsewhere when every sentence or clause of the texts that holds it names
     proper names or places and none of them is one the question asks about. Only questions that name a proper name
     of the glossary are judged; [] when every figure may belong to what was asked."""
-    names = proper_names(glossary)
+    names = glossary.proper_names
     if lang == "zh":
         names_question = bool(names.found(question))
     else:
