@@ -122,6 +122,7 @@ def test_magnitudes_written_without_digits_are_amounts() -> None:
     assert ungrounded("Hangzhou has three 100 billion yuan funds of funds [1].", [funds]) == []
     repaired, still = repair_english("Hangzhou has three 1,000 billion yuan funds of funds [1].", [funds[:9]])
     assert repaired == "Hangzhou has three 100 billion yuan funds of funds [1]." and still == []
+    assert [a.text for a in find_amounts("千亿母基金")] == ["千亿"]  # also at the start of a text
     # part of a larger numeral, or the magnitude of the digits before it: not a bare magnitude
     assert [a.text for a in find_amounts("数百亿元、三千亿元、近1万亿元、超 1,000亿元")] == ["1万亿元", "1,000亿元"]
     # a prompt keeps 千亿母基金 whole for the glossary; 过亿元 still gets its reading

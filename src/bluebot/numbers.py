@@ -154,7 +154,7 @@ def find_amounts(text: str) -> list[Amount]:
         found.append(_amount_at(text, m.group(), start, end))
     for m in _BARE_MAGNITUDE.finditer(text):
         before = text[m.start() - 1] if m.start() else ""
-        if before.isdigit() or before in ",.*" or before in _ZH_NUMERALS or before.isspace():
+        if before and (before.isdigit() or before in ",.*" or before in _ZH_NUMERALS or before.isspace()):
             continue  # 850亿, 1万亿, "**1** 万亿": the magnitude of the digits before it
         magnitude = _ZH_MAG[m.group("mag") or "亿"]
         currency = m.group("cur") or m.group("cur2")
