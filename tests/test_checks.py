@@ -123,6 +123,24 @@ def test_a_figure_the_passage_gives_another_name_is_declined() -> None:
     assert not checked.refused and checked.text == "46.4% [1]"
 
 
+def test_an_average_must_be_one_the_report_gives() -> None:
+    rounds = "2024年AI领域投资轮次偏早期；A轮、B轮的平均投资金额均过亿元。"
+    question = "What was the average angel-round deal size in 2024?"
+    checked = check_answer("It was over 100 million yuan [1].", "en", passages(HANGZHOU), question=question)
+    assert checked.refused and checked.text == REFUSAL["en"] and "average" in checked.note
+    question = "天使轮平均投资金额是多少？"
+    checked = check_answer("2024年天使轮平均投资金额过亿元[1]。", "zh", passages(HANGZHOU), question=question)
+    assert checked.refused
+    question = "What was the average deal size in Series A and Series B rounds?"
+    checked = check_answer("It exceeded 100 million yuan [1].", "en", passages(rounds), question=question)
+    assert not checked.refused and checked.citations
+    # a question that asks for no average is not held to one ("mean" is a verb too)
+    for question in ("How many Hangzhou companies raised over 100 million yuan?", "What does 14 mean for Hangzhou?"):
+        checked = check_answer("14 companies raised over 100 million yuan [1].", "en", passages(HANGZHOU),
+                               question=question)
+        assert not checked.refused
+
+
 def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing_it() -> None:
     policy = "2019年6月，国家新一代人工智能治理专业委员会发布《新一代人工智能治理原则——发展负责任的人工智能》。"
     question = "2019年6月发布的人工智能治理文件叫什么？"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bluebot.passages import build_passages, readable, trim
+from bluebot.passages import build_passages, readable, respectively, trim
 from bluebot.types import Chunk, Hit
 
 TOTAL = "2024年中国AI产业领域：共有投资案例 1,156 起，披露总投资金额近 850 亿元。"
@@ -65,6 +65,18 @@ def test_short_list_items_join_their_caption_above_or_below() -> None:
     sentences = "- ✓ 算力提升是AI芯片技术迭代的主要方向；\n- ✓ 训练芯片市场快速增长；"
     assert readable(sentences) == sentences  # items that are sentences stay on their lines
     assert readable("标题\n- 一项") == "标题\n- 一项"  # one item is not a list
+
+
+def test_figures_given_respectively_go_next_to_their_items() -> None:
+    line = "获投企业主要分布在滨江、余杭等地，合计42家、融资总金额38.65亿元，占比分别为77.8%、59.3%。"
+    paired = "获投企业主要分布在滨江、余杭等地，合计42家（占比77.8%）、融资总金额38.65亿元（占比59.3%）。"
+    assert respectively(line) == paired
+    assert readable("投资地域\n" + line) == "投资地域\n" + paired
+    # the last items take the figures; no label is fine
+    assert respectively("天使轮、A轮、B轮，分别为10起、20起。") == "天使轮、A轮（10起）、B轮（20起）。"
+    # more figures than items, or one figure: left as written
+    for text in ("北京、上海，投资额分别为10亿元、20亿元、30亿元。", "北京，投资额分别为10亿元。", TOTAL):
+        assert respectively(text) == text
 
 
 def test_trim_keeps_the_relevant_lines_in_order() -> None:

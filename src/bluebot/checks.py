@@ -12,6 +12,7 @@ from itertools import pairwise
 from bluebot.generation import REFUSAL, add_marker
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
+    AVERAGE,
     Amount,
     asked_kinds,
     asked_measure,
@@ -207,6 +208,11 @@ def check_answer(
         if glossary and (others := named_elsewhere(question, lang, claims, cited_texts, glossary)):
             note = f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
             return Checked(REFUSAL[lang], refused=True, note=note)
+        if claims and AVERAGE.search(question):
+            evidence = _figure_sentences(claims, citations)
+            if evidence and not any(AVERAGE.search(s) for s in evidence):
+                note = "the question asks for an average, and the sentences holding the answer's figures give none"
+                return Checked(REFUSAL[lang], refused=True, note=note)
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
 
 
@@ -248,8 +254,12 @@ MAX_DOUBT = 0.4
 def figure_evidence(checked: Checked) -> list[str]:
     """The sentences of the cited passages that hold the answer's figures, each once, in the order cited."""
     claims = [a for a in find_amounts(strip_markers(checked.text)) if not a.exempt]
+    return _figure_sentences(claims, checked.citations)
+
+
+def _figure_sentences(claims: Sequence[Amount], citations: Sequence[Citation]) -> list[str]:
     found: list[str] = []
-    for citation in checked.citations:
+    for citation in citations:
         for sentence in split_pieces(readable(citation.chunk.text), limit=0):  # limit 0: every sentence apart
             holds = any(matches(c, s) for c in claims for s in find_amounts(sentence))
             if holds and sentence not in found:

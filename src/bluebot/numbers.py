@@ -244,6 +244,10 @@ _ASKS_FOR = {
         r"\bwhich (?:is|was|one is) (?:bigger|larger|higher|greater|smaller|lower|more)\b|\bcompared?\b", re.I
     ),
 }
+# An average is a figure of its own: "the average angel-round deal size" is not answered by "14 companies raised over
+# 100 million yuan", only by a figure the report calls an average ("A轮、B轮的平均投资金额均过亿元").
+# ("mean" is left out: "what does it mean for ...")
+AVERAGE = re.compile(r"平均|均值|人均|\baverage|\bper (?:deal|company|round|investment|capita)\b", re.I)
 _MONTH_NAME = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )

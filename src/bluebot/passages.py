@@ -195,11 +195,35 @@ def _join_list(out: list[str], items: list[str], after: str | None) -> bool:
     return False
 
 
+# "A、B，占比分别为X、Y": each figure goes with its item, "A（占比X）、B（占比Y）". The small model paired them wrongly
+# ("42 companies ... 59.3%"); written out, nothing is left to count.
+_RESPECTIVELY = re.compile(
+    r"(?P<items>[^，。；,;：:]+)，(?P<label>[^，。；,;、]{0,8}?)分别(?:为|是|达到|达|约)(?P<values>[^，。；,;]+)"
+)
+
+
+def respectively(line: str) -> str:
+    """ "合计42家、融资总金额38.65亿元，占比分别为77.8%、59.3%" ->
+    "合计42家（占比77.8%）、融资总金额38.65亿元（占比59.3%）". The last items before the comma take the figures
+    in order; a line whose counts do not match is left as it is."""
+
+    def pair(m: re.Match[str]) -> str:
+        items, values = m.group("items").split("、"), m.group("values").split("、")
+        if len(values) < 2 or len(items) < len(values):
+            return m.group(0)
+        first = len(items) - len(values)
+        paired = [f"{item}（{m.group('label')}{value}）" for item, value in zip(items[first:], values, strict=True)]
+        return "、".join(items[:first] + paired)
+
+    return _RESPECTIVELY.sub(pair, line)
+
+
 def readable(text: str) -> str:
     """A chunk laid out for a reader that cannot see the page: each table cell on a line of its own, named by its
     column and row (a small model cannot count columns); an infographic's figure joined to the label printed
     under it ("批复规模：达 2,442 亿元"); a list of short items on one line after its caption ("2024年AI芯片投资细分
-    赛道：存算一体AI芯片、高性能计算芯片"). The words and figures themselves are unchanged."""
+    赛道：存算一体AI芯片、高性能计算芯片"); figures given "respectively" next to their items. The words and figures
+    themselves are unchanged."""
     lines = [line.strip() for line in text.split("\n")]
     out: list[str] = []
     header: list[str] | None = None
@@ -230,6 +254,6 @@ def readable(text: str) -> str:
                 j = below + 1
             i = j
             continue
-        out.append(line)
+        out.append(respectively(line))
         i += 1
     return "\n".join(out)
