@@ -8,12 +8,12 @@ export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: app test lint bench browser-deps models
+.PHONY: app test lint bench browser-deps models small-model
 
 app: models
 	$(PY) app.py
 
-test: models browser-deps
+test: models small-model browser-deps
 	$(VENV)/bin/ruff check src tests app.py benchmarks eval
 	$(VENV)/bin/pytest
 
@@ -38,6 +38,10 @@ $(STAMP): pyproject.toml requirements.lock
 # models into ~/.cache/bluebot/models (verified digests), then the index; quick when all is there
 models: $(STAMP)
 	$(BLUEBOT) setup
+
+# the 0.5B model's GGUF for the tests that start llama-cpp-python's OpenAI-compatible server (tests/servers.py)
+small-model: $(STAMP)
+	BLUEBOT_LLM_MODEL=qwen2.5-coder-0.5b-instruct $(BLUEBOT) setup --no-ingest
 
 # Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`), and a CJK
 # font so that the screenshots show Chinese rather than empty boxes
