@@ -222,8 +222,8 @@ def readable(text: str) -> str:
     """A chunk laid out for a reader that cannot see the page: each table cell on a line of its own, named by its
     column and row (a small model cannot count columns); an infographic's figure joined to the label printed
     under it ("批复规模：达 2,442 亿元"); a list of short items on one line after its caption ("2024年AI芯片投资细分
-    赛道：存算一体AI芯片、高性能计算芯片"); figures given "respectively" next to their items. The words and figures
-    themselves are unchanged."""
+    赛道：存算一体AI芯片、高性能计算芯片"); figures given "respectively" next to their items (the one rewording:
+    "分别为" goes, its label goes with each figure). The words and figures themselves are unchanged."""
     lines = [line.strip() for line in text.split("\n")]
     out: list[str] = []
     header: list[str] | None = None
