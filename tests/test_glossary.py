@@ -50,3 +50,14 @@ def test_the_shipped_glossary_names_terms_of_the_report() -> None:
     assert all(english.isascii() for english in glossary.terms.values())
     # a figure in an English name would be a number no passage holds ("100-billion-yuan" for 千亿)
     assert [e for z, e in glossary.terms.items() if set(re.findall(r"\b\d+\b", e)) - set(re.findall(r"\d+", z))] == []
+
+
+def test_english_names_in_a_question_give_their_chinese_in_any_case(tmp_path: Path) -> None:
+    lines = "国家网信办\tCyberspace Administration of China (CAC)\n润苗直投基金\tRunmiao Direct Investment Fund\n"
+    lines += "母基金\tfund of funds\n"
+    glossary = Glossary.read(write(tmp_path, lines))
+    question = "What did the cac say, and what does the Runmiao direct investment fund back? Funds of funds?"
+    assert glossary.chinese_names(question) == ["国家网信办", "润苗直投基金"]  # "funds of funds" is not the name
+    assert glossary.chinese_names("Which rules did the Cyberspace Administration of China issue?") == ["国家网信办"]
+    assert glossary.chinese_names("cache and CACAO") == []  # a name inside a longer word is not mentioned
+    assert Glossary().chinese_names("the CAC") == []

@@ -184,6 +184,13 @@ def test_repair_keeps_what_it_cannot_fix() -> None:
     assert "850 billion" in text and len(left) == 1
 
 
+def test_repair_takes_one_value_written_twice_as_one_candidate() -> None:
+    # 千亿 and 1,000亿元 have the same digits and the same value: "1,000 billion yuan" is a slip for either
+    passage = "三大千亿母基金撬动社会资本，投向人工智能关联方向的产业基金规模超 1,000亿元。"
+    text, left = repair_english("Hangzhou has mobilized 1,000 billion yuan [1].", [passage])
+    assert text == "Hangzhou has mobilized 100 billion yuan [1]." and left == []
+
+
 def test_annotate_english() -> None:
     assert annotate_english("披露总投资金额近 850 亿元，占比近7成，2024年") == (
         "披露总投资金额近 850 亿元 (85 billion yuan)，占比近7成 (70%)，2024年"

@@ -366,8 +366,9 @@ def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amou
         same_unit = [s for s in candidates if _compatible(claim.unit, s.unit)]
         candidates = same_unit or candidates
         # Only an unambiguous slip is repaired; two different passage amounts with the same digits stay flagged.
-        if len({(s.value, s.unit) for s in candidates}) == 1:
-            edits.append((claim, candidates[0]))
+        # One value written twice is no ambiguity: "千亿母基金" and "1,000亿元" are both 100 billion.
+        if len({s.value for s in candidates}) == 1:
+            edits.append((claim, next((s for s in candidates if s.unit == claim.unit), candidates[0])))
     for claim, source in sorted(edits, key=lambda e: -e[0].start):
         if source.unit == "count":  # the passage leaves the currency implicit (千亿母基金); the answer's stays
             source = replace(source, unit=claim.unit)

@@ -131,7 +131,7 @@ class Bot:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.index, self.embedder)
+            self._retriever = Retriever(self.index, self.embedder, glossary=self.glossary)
         return self._retriever
 
     def stale_reason(self, paths: list[Path] | None = None) -> str | None:
