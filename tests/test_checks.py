@@ -224,3 +224,29 @@ def test_which_places_answered_without_a_place_is_declined() -> None:
     question = "排名前五的是哪五个地区？"
     checked = check_answer("合计投资案例975起，占比84.3%[1]。", "zh", passages(top5), question=question)
     assert checked.refused and checked.text == REFUSAL["zh"] and "names none" in checked.note
+
+
+def test_an_english_answer_is_matched_to_chinese_passages_through_the_glossary_names() -> None:
+    national = "国家创业投资引导基金主要引导金融资本投早、投小、投长期、投硬科技。"
+    runmiao = "组建润苗直投基金，重点支持具备硬科技属性的本地人工智能初创企业。"
+    glossary = Glossary(
+        {
+            "国家创业投资引导基金": "National Venture Capital Guidance Fund",
+            "润苗直投基金": "Runmiao Direct Investment Fund",
+            "硬科技": "hard tech",
+        }
+    )
+    question = "What do the national venture capital guidance fund and the Runmiao direct investment fund share?"
+    answer = "Both the national venture capital guidance fund and the Runmiao direct investment fund invest [1]."
+    # The answer cites only the national fund's passage; it names the Runmiao fund, whose passage is therefore a
+    # source of it too, and the question's Runmiao is mentioned.
+    checked = check_answer(answer, "en", passages(national, runmiao), question=question, glossary=glossary)
+    assert not checked.refused and checked.text == answer
+    # Without the glossary's English names the Chinese passage shares no word with the answer: declined.
+    declined = check_answer(answer, "en", passages(national, runmiao), question=question, glossary=Glossary())
+    assert declined.refused and "Runmiao" in declined.note
+    # An uncited English sentence gets the passage whose names it shares.
+    uncited = check_answer(
+        "The Runmiao direct investment fund backs hard tech.", "en", passages(national, runmiao), glossary=glossary
+    )
+    assert [c.chunk.text for c in uncited.citations] == [runmiao]

@@ -103,12 +103,18 @@ def _normalise_markers(text: str) -> str:
     return _MARKERS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
 
 
-def _support(text: str, passage: Passage) -> float:
-    """How well a passage backs a piece of answer text: shared numbers count most, then shared words."""
+def _support(text: str, passage: Passage, glossary: Glossary | None = None) -> float:
+    """How well a passage backs a piece of answer text: shared numbers count most, then shared words. An English
+    text shares words with a Chinese passage through the English names of the glossary terms it holds ("Runmiao
+    Direct Investment Fund" for 润苗直投基金)."""
+    source = passage.hit.chunk.text
     claims = [a for a in find_amounts(strip_markers(text)) if not a.exempt]
-    sources = find_amounts(passage.hit.chunk.text)
+    sources = find_amounts(source)
     numbers = sum(1 for c in claims if any(matches(c, s) for s in sources))
-    words = set(keyword_tokens(strip_markers(text))) & set(keyword_tokens(passage.hit.chunk.text))
+    passage_words = set(keyword_tokens(source))
+    if glossary and not has_chinese(text):
+        passage_words.update(keyword_tokens(" ".join(glossary.found(source).values())))
+    words = set(keyword_tokens(strip_markers(text))) & passage_words
     return 3.0 * numbers + sum(token_weight(w) for w in words)
 
 
@@ -152,8 +158,8 @@ def check_answer(
     for i, sentence in enumerate(sentences):
         if extractive or _MARKER.search(sentence) or not strip_markers(sentence).strip(" \n。.，,"):
             continue
-        best = max(passages, key=lambda p: (_support(sentence, p), -p.n))
-        if _support(sentence, best) >= 3.0:  # a shared figure, or more than one shared term
+        best = max(passages, key=lambda p: (_support(sentence, p, glossary), -p.n))
+        if _support(sentence, best, glossary) >= 3.0:  # a shared figure, or more than one shared term
             sentences[i] = add_marker(sentence, best.n, lang)
     text = "".join(sentences)
 
@@ -175,7 +181,7 @@ def check_answer(
         cited.add(holder.n)
 
     if not cited:  # nothing cited at all: attach the passage that best supports the whole answer
-        best = max(passages, key=lambda p: (_support(text, p), -p.n))
+        best = max(passages, key=lambda p: (_support(text, p, glossary), -p.n))
         text = add_marker(text.rstrip(), best.n, lang)
 
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
@@ -202,7 +208,7 @@ def check_answer(
         if names_missing(question, lang, strip_markers(text)):
             note = "the question asks which places or companies, and the answer names none"
             return Checked(REFUSAL[lang], refused=True, note=note)
-        if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages)):
+        if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages, glossary)):
             names = ", ".join(absent)
             return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
         if glossary and (others := named_elsewhere(question, lang, claims, cited_texts, glossary)):
@@ -226,19 +232,27 @@ def missing_parts(question: str, answer: str) -> set[str]:
 
 
 def _answer_sources(
-    text: str, claims: list[Amount], citations: list[Citation], passages: Sequence[Passage]
+    text: str,
+    claims: list[Amount],
+    citations: list[Citation],
+    passages: Sequence[Passage],
+    glossary: Glossary | None = None,
 ) -> list[str]:
     """The passages an answer comes from, section title included, for the subject check: a question about a year or
     a name these never mention (Shenzhen, 2023) got a figure that belongs to something else. They are the cited
     passages and any other that backs the answer as well: one holding every figure of it (chunks overlap, and the
     model may cite the copy without the year), or, for an answer without figures, one supporting it at least as
-    much as the best cited passage (the model cited the wrong one for a document title)."""
+    much as the best cited passage (the model cited the wrong one for a document title) or one holding a name the
+    English answer states (an answer about two funds that cites the passage of one)."""
     cited = {c.chunk.id for c in citations}
     if claims:
         extra = [p for p in passages if not _ungrounded_in(text, [p])]
     else:
-        best = max((_support(text, p) for p in passages if p.hit.chunk.id in cited), default=0.0)
-        extra = [p for p in passages if _support(text, p) >= max(best, 3.0)]
+        best = max((_support(text, p, glossary) for p in passages if p.hit.chunk.id in cited), default=0.0)
+        extra = [p for p in passages if _support(text, p, glossary) >= max(best, 3.0)]
+        if glossary and not has_chinese(text):
+            named = set(glossary.chinese_names(strip_markers(text)))
+            extra += [p for p in passages if named & set(glossary.found(p.hit.chunk.text))]
     chunks = [c.chunk for c in citations] + [p.hit.chunk for p in extra if p.hit.chunk.id not in cited]
     return [f"{c.section}\n{c.text}" for c in chunks]
 
