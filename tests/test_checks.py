@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.checks import check_answer, missing_parts, weak_evidence
+from bluebot.checks import check_answer, list_items, missing_parts, weak_evidence
 from bluebot.generation import REFUSAL
 from bluebot.glossary import Glossary
 from bluebot.passages import Passage
@@ -250,3 +250,23 @@ def test_an_english_answer_is_matched_to_chinese_passages_through_the_glossary_n
         "The Runmiao direct investment fund backs hard tech.", "en", passages(national, runmiao), glossary=glossary
     )
     assert [c.chunk.text for c in uncited.citations] == [runmiao]
+
+
+def test_a_chinese_list_of_names_no_passage_holds_is_declined() -> None:
+    chart = "2024年杭州AI产业领域代表性标的企业 (部分)\n"
+    chart += "从细分赛道看，AI+医疗、AI+商业、AI基础设施、人形机器人等领域企业较多。"
+    invented = check_answer("代表性标的企业包括杭州阿里云、杭州百度、杭州华为、杭州腾讯等[1]。", "zh", passages(chart))
+    assert invented.refused and invented.text == REFUSAL["zh"]
+    assert "杭州阿里云、杭州百度、杭州华为、杭州腾讯" in invented.note
+    # items copied or shortened from the passage stand
+    copied = check_answer("企业较多的领域有AI+医疗、AI+商业、AI基础设施和人形机器人[1]。", "zh", passages(chart))
+    assert not copied.refused and copied.citations
+    # one unknown item in a list is not taken for an invented list
+    one = check_answer("企业较多的领域有AI+医疗、AI+商业、智慧农业[1]。", "zh", passages(chart))
+    assert not one.refused
+
+
+def test_list_items_drop_the_words_around_the_list() -> None:
+    assert list_items("代表企业包括寒武纪、地平线、Graphcore等[1]。") == ["寒武纪", "地平线", "Graphcore"]
+    assert list_items("主要集中在滨江、余杭等地，合计42家。") == ["滨江", "余杭"]
+    assert list_items("没有列举。") == []

@@ -33,6 +33,7 @@ CLOUD = "国内公有云大模型市场中火山引擎以46.4%的市场份额领
         ("When were China's Ethical Norms for New Generation Artificial Intelligence issued?", "en", []),
         ("Hangzhou's 22 support policies are grouped into which four areas?", "en", []),  # sentence start
         ("What share does Alibaba Cloud have, and what about NVIDIA?", "en", ["Alibaba", "NVIDIA"]),
+        ("What is the size of the Zhejiang Sci-Tech Innovation Parent Fund Phase III?", "en", ["Zhejiang"]),
     ],
 )
 def test_subjects(question: str, lang: str, expected: list[str]) -> None:

@@ -144,6 +144,11 @@ def check_answer(
     text = "".join(s for s in _sentences(text) if _bare(s) not in fixed).strip()
     if not extractive and _wrong_language(text, lang):
         return Checked(text, wrong_language=True)
+    if lang == "zh" and not extractive:
+        invented = invented_items(text, [p.hit.chunk.text for p in passages])
+        if len(invented) >= 2:
+            note = f"the answer lists names that no passage holds ({'、'.join(invented)})"
+            return Checked(REFUSAL[lang], refused=True, note=note)
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
         # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
@@ -220,6 +225,40 @@ def check_answer(
                 note = "the question asks for an average, and the sentences holding the answer's figures give none"
                 return Checked(REFUSAL[lang], refused=True, note=note)
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+# A list in a Chinese answer: items joined by 、 ("滨江、余杭、西湖、萧山"), within one clause.
+_LIST_RUN = re.compile(r"[^。；;！？!?\n，,：:（）()]+(?:、[^。；;！？!?\n，,：:、（）()]+)+")
+_LIST_LEAD = re.compile(r"^.*(?:包括|包含|主要有|有|为|是|在|如|涵盖)")  # "代表企业包括A、B" -> "A", "B"
+
+
+def list_items(text: str) -> list[str]:
+    """The items of the 、-lists of a Chinese text, without the words that introduce the list or the 等 that ends
+    it: "代表企业包括寒武纪、地平线等[1]。" -> ["寒武纪", "地平线"]."""
+    items: list[str] = []
+    for run in _LIST_RUN.findall(strip_markers(text)):
+        parts = run.split("、")
+        parts[0] = _LIST_LEAD.sub("", parts[0])
+        parts[-1] = re.sub(r"等.*$", "", parts[-1])
+        items += [p.strip(" “”\"《》") for p in parts if len(p.strip()) >= 2]
+    return items
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def invented_items(text: str, sources: Sequence[str]) -> list[str]:
+    """The list items of a Chinese answer that no source holds: fewer than half of an item's character pairs occur
+    in the sources. "杭州阿里云、杭州百度、杭州华为" was the model's answer for a chart of company logos the text
+    lost; items copied or shortened from the passages ("AI+医疗", "存算一体AI芯片") pass."""
+    pairs = set().union(*(_bigrams(re.sub(r"[\s*]", "", s)) for s in sources)) if sources else set()
+    invented = []
+    for item in list_items(text):
+        grams = _bigrams(item)
+        if grams and len(grams & pairs) < len(grams) / 2:
+            invented.append(item)
+    return invented
 
 
 def missing_parts(question: str, answer: str) -> set[str]:

@@ -5,7 +5,8 @@ the report does not hold the answer.
 
 Subjects are found by form, not by a list of known questions:
 - years: 1900-2099 written as digits;
-- Latin names with two or more capitals (DeepSeek, OpenAI, NVIDIA, FPGA), matched as written (plural "s" dropped);
+- Latin names with two or more capitals (DeepSeek, OpenAI, NVIDIA, FPGA), matched as written (plural "s" dropped;
+  Roman numerals such as the III of "Phase III" are no names);
 - Chinese place names: words that jieba's dictionary also knows as a city (深圳 -> 深圳市), or as a province or
   district when it tags the word as a place (浙江 -> 浙江省, 滨江 -> 滨江区);
 - in English questions, capitalised words inside the sentence that read as two or more pinyin syllables (Shenzhen,
@@ -29,6 +30,7 @@ from bluebot.types import Lang
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # DeepSeek, OpenAI, NVIDIA, RISC-V; "GPUs" -> "GPU"
 _LATIN_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?)s?(?![A-Za-z0-9])")
+_ROMAN = re.compile(r"[IVX]+$")  # "Phase III" numbers a phase; the report writes 三期
 _CAPITALISED = re.compile(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w'’-])")
 _SCOPE = frozenset({"中国", "我国", "国内", "全国", "china", "chinese"})
 _NOT_NAMES = frozenset(m.lower() for m in [*calendar.month_name[1:], *calendar.day_name])
@@ -85,7 +87,8 @@ def _at_sentence_start(text: str, position: int) -> bool:
 def subjects(question: str, lang: Lang) -> list[str]:
     """The years and names the question is about, each once, in the order they appear."""
     found = _YEAR.findall(question)
-    found += [m.group(1) for m in _LATIN_NAME.finditer(question) if len(m.group(1)) >= 3]
+    names = [m.group(1) for m in _LATIN_NAME.finditer(question)]
+    found += [n for n in names if len(n) >= 3 and not _ROMAN.match(n)]
     if lang == "zh":
         found += [w for w in _places(question) if w not in _SCOPE]
     else:
