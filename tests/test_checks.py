@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.checks import check_answer, list_items, missing_parts, weak_evidence
+from bluebot.checks import check_answer, figure_evidence, list_items, missing_parts, weak_evidence
 from bluebot.generation import REFUSAL
 from bluebot.glossary import Glossary
 from bluebot.passages import Passage
@@ -270,3 +270,14 @@ def test_list_items_drop_the_words_around_the_list() -> None:
     assert list_items("代表企业包括寒武纪、地平线、Graphcore等[1]。") == ["寒武纪", "地平线", "Graphcore"]
     assert list_items("主要集中在滨江、余杭等地，合计42家。") == ["滨江", "余杭"]
     assert list_items("没有列举。") == []
+
+
+def test_figure_evidence_ends_with_the_last_clause_holding_a_figure() -> None:
+    models = "受多起大额投资事件带动，2024年AI大模型领域投资金额约260亿元、占比超过30%，"
+    models += "此外智能驾驶、AI芯片等领域投资金额占比较大。"
+    checked = check_answer("26 billion yuan [1].", "en", passages(models))
+    # what follows the figure is about AI chips; read with it, the sentence seemed to answer a question about them
+    assert figure_evidence(checked) == ["受多起大额投资事件带动，2024年AI大模型领域投资金额约260亿元、占比超过30%"]
+    total = check_answer("2024年共有投资案例1,156起[1]。", "zh", passages(TOTAL))
+    # the comma of 1,156 is no clause end
+    assert figure_evidence(total) == ["2024年中国AI产业领域：共有投资案例 **1,156** 起"]
