@@ -252,7 +252,7 @@ def invented_items(text: str, sources: Sequence[str]) -> list[str]:
     """The list items of a Chinese answer that no source holds: fewer than half of an item's character pairs occur
     in the sources. "杭州阿里云、杭州百度、杭州华为" was the model's answer for a chart of company logos the text
     lost; items copied or shortened from the passages ("AI+医疗", "存算一体AI芯片") pass."""
-    pairs = set().union(*(_bigrams(re.sub(r"[\s*]", "", s)) for s in sources)) if sources else set()
+    pairs = set().union(*(_bigrams(re.sub(r"[\s*]", "", s)) for s in sources))
     invented = []
     for item in list_items(text):
         grams = _bigrams(item)
@@ -291,25 +291,26 @@ def _answer_sources(
         extra = [p for p in passages if _support(text, p, glossary) >= max(best, 3.0)]
         if glossary and not has_chinese(text):
             named = set(glossary.chinese_names(strip_markers(text)))
-            extra += [p for p in passages if named & set(glossary.found(p.hit.chunk.text))]
+            extra += [p for p in passages if p not in extra and named & set(glossary.found(p.hit.chunk.text))]
     chunks = [c.chunk for c in citations] + [p.hit.chunk for p in extra if p.hit.chunk.id not in cited]
     return [f"{c.section}\n{c.text}" for c in chunks]
 
 
 # The local model's probability that the evidence does NOT answer the question, above which a figure is declined.
-# Since the evidence ends with the last clause holding a figure (_figure_sentences), the 18 one-sentence answers of
-# the full runs at 4cdec61 whose evidence that cut scored 0.00-0.22 (0.00-0.20 before); "How much was invested in
-# AI chips in 2024?", answered with the large-model figure, went from 0.20 to 0.75 (the Chinese question, 0.10 to
-# 0.80).
 # Measured on the answers of a full run of both test sets (passages laid out by passages.readable): the 64 correct
 # answers with figures scored at most 0.27; 5 of the 11 answers to unanswerable questions scored 0.44-0.82
 # (a Top-5 total given as the AI-chip amount, the computing-power market given as the AI-chip market), each from
 # one sentence; a correct two-part answer from two sentences scored 0.47, so only one-sentence answers are judged.
+# Since the evidence ends with the last clause holding a figure (_figure_sentences), the 20 one-sentence answers of
+# the full runs at 4cdec61 whose evidence that cut shortens scored 0.00-0.22 (0.00-0.20 with whole sentences);
+# "How much was invested in AI chips in 2024?", answered with the large-model figure, went from 0.20 to 0.75 (the
+# Chinese question from 0.10 to 0.80).
 MAX_DOUBT = 0.4
 
 
 def figure_evidence(checked: Checked) -> list[str]:
-    """The sentences of the cited passages that hold the answer's figures, each once, in the order cited."""
+    """The sentences of the cited passages that hold the answer's figures (each up to its last clause holding one),
+    each once, in the order cited."""
     claims = [a for a in find_amounts(strip_markers(checked.text)) if not a.exempt]
     return _figure_sentences(claims, checked.citations)
 

@@ -63,7 +63,7 @@ class Retriever:
         weights = self.fusion[lang]
         dense = self.index.dense(self.embedder.embed_query(question), self.depth)
         keyword = self.index.keyword(question, self.depth) if weights.keyword > 0 else []
-        names = self.glossary.chinese_names(question) if weights.names > 0 and lang == "en" else []
+        names = self.glossary.chinese_names(question) if weights.names > 0 else []
         named = self.index.keyword(" ".join(names), self.depth) if names else []
         dense_ids = [c.id for c, _ in dense]
         keyword_ids = [c.id for c, _ in keyword]
