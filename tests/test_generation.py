@@ -157,6 +157,30 @@ def test_an_english_decline_gets_a_second_reading_in_chinese(settings: Settings)
     assert translated == "披露总投资金额近 85 billion yuan 。" and "850" in fake.calls[0][1][1]
 
 
+def test_an_english_question_asking_for_no_figure_is_read_in_chinese_first(settings: Settings) -> None:
+    replies = ["GPU的劣势是功耗高[1]。", "The GPU's weakness is high power consumption [1]."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
+    assert answer.text == replies[1] and not answer.refused and len(fake.calls) == 2
+    assert fake.calls[0][0][1].startswith("你是报告问答助手")  # the Chinese prompt
+    assert fake.calls[1][1][1] == "GPU的劣势是功耗高。"  # then the translator
+    assert "功耗高" in answer.citations[0].chunk.text
+    # when the Chinese reading declines, the model answers in English, and is not asked in Chinese again
+    replies = ["报告中没有找到相关信息。", "The GPU consumes much power [1]."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
+    assert answer.text == replies[1] and len(fake.calls) == 2
+    assert fake.calls[1][0][1].startswith("You answer questions")
+    replies = ["报告中没有找到相关信息。", "The report does not say."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
+    assert answer.refused and len(fake.calls) == 2
+    # a question asking for a figure is answered in English first
+    bot, fake = make_bot(settings, ["There were 1,156 deals [1]."])
+    assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
+    assert fake.calls[0][0][1].startswith("You answer questions") and len(fake.calls) == 1
+
+
 def test_a_second_decline_keeps_the_refusal(settings: Settings) -> None:
     bot, fake = make_bot(settings, ["The report does not say.", "报告中没有找到相关信息。"])
     answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
@@ -181,12 +205,13 @@ def test_a_chinese_reply_that_stays_chinese_falls_back(settings: Settings) -> No
 
 def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
     reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."
-    bot, fake = make_bot(settings, [reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
+    # a question asking for no figure is read in Chinese first: that reading declines here
+    bot, fake = make_bot(settings, [REFUSAL["zh"], reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
     answer = bot.ask("Which cities have set up AI industry funds?", backend="local")
     assert answer.text == (
         "Shenzhen, Beijing, Chengdu and Hangzhou set up AI funds; RISC-V high-performance CPU chips got money [1]."
     )
-    assert fake.calls[1][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
+    assert fake.calls[2][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
 
 
 def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Settings) -> None:
@@ -197,13 +222,14 @@ def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Setti
 
 def test_a_single_term_translated_without_its_number_is_used(settings: Settings) -> None:
     reply = "Four directions: scenario opening,标杆示范 and ecosystem building [1]."
-    bot, _ = make_bot(settings, [reply, "Benchmark demos"])
+    bot, _ = make_bot(settings, [REFUSAL["zh"], reply, "Benchmark demos"])  # the Chinese reading declines
     answer = bot.ask("Around which four directions is the scenario company opening resources?", backend="local")
     assert answer.text == "Four directions: scenario opening, Benchmark demos and ecosystem building [1]."
 
 
 def test_an_untranslatable_term_stays_and_a_failed_translation_keeps_the_answer(settings: Settings) -> None:
-    replies = ["Funds were set up in 成都 [1].", "1. 成都", "Funds went to 成都 [1].", GenerationError("down")]
+    replies = [REFUSAL["zh"], "Funds were set up in 成都 [1].", "1. 成都"]  # the Chinese reading declines
+    replies += [REFUSAL["zh"], "Funds went to 成都 [1].", GenerationError("down")]
     bot, _ = make_bot(settings, replies)
     assert bot.ask("Which cities set up AI funds?", backend="local").text == "Funds were set up in 成都 [1]."
     answer = bot.ask("Which cities set up AI funds?", backend="local")

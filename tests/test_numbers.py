@@ -98,6 +98,7 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
         ("How large is the global computing-power market projected to be in 2025?", {"money"}),
         ("When were the Interim Measures issued, and by whom?", {"date"}),
         ("What growth rate does the report expect through 2033?", {"percent"}),
+        ("Who leads the public-cloud large-model market, and with what market share?", {"percent"}),
         ("Which AI chip approach is criticised for poor performance per watt?", set()),
         ("As of when? And how many projects?", {"date", "count"}),
         ("When the chip market is segmented by type, which types are listed?", set()),  # when, not a question word

@@ -234,7 +234,10 @@ def asked_measure(question: str) -> str:
 _ASKS_FOR = {
     "count": re.compile(r"\bhow many\b", re.I),
     "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
-    "percent": re.compile(r"\bwhat (?:share|proportion|percentage|percent|fraction|growth rate)\b", re.I),
+    # "what share", "with what market share"
+    "percent": re.compile(
+        r"\bwhat (?:[a-z]+[ -])?(?:share|proportion|percentage|percent|fraction|growth rate)\b", re.I
+    ),
     # "When were ... issued?", "as of when"; not "When the market is segmented by type, which ...?"
     "date": re.compile(
         r"\bwhen\b(?=\s+(?:is|are|was|were|did|does|do|will|has|had)\b|\s*\?)|\b(?:what|which) (?:year|month|date)\b",
