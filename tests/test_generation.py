@@ -165,6 +165,11 @@ def test_an_english_question_asking_for_no_figure_is_read_in_chinese_first(setti
     assert fake.calls[0][0][1].startswith("你是报告问答助手")  # the Chinese prompt
     assert fake.calls[1][1][1] == "GPU的劣势是功耗高。"  # then the translator
     assert "功耗高" in answer.citations[0].chunk.text
+    # the translation streams as it is generated; the Chinese reading is not shown
+    bot, _ = make_bot(settings, replies)
+    *deltas, answer = bot.ask_stream("What is the GPU's weakness in the chip comparison?", backend="local")
+    assert len(deltas) > 1 and "".join(deltas) == "The GPU's weakness is high power consumption [1]."  # type: ignore[arg-type]
+    assert isinstance(answer, Answer) and answer.text == replies[1]
     # when the Chinese reading declines, the model answers in English, and is not asked in Chinese again
     replies = ["报告中没有找到相关信息。", "The GPU consumes much power [1]."]
     bot, fake = make_bot(settings, replies)

@@ -246,11 +246,12 @@ _TRANSLATE_SYSTEM = (
 )
 
 
-def translate_answer(text: str, generator: Generator, glossary: Glossary | None = None) -> str:
-    """A checked Chinese answer in English; its amounts and dates are put in English in code first (850亿元 -> 85
-    billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their Chinese."""
+def translate_answer(text: str, generator: Generator, glossary: Glossary | None = None) -> Iterator[str]:
+    """A checked Chinese answer in English, streamed; its amounts and dates are put in English in code first (850亿元
+    -> 85 billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their
+    Chinese."""
     source = english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
-    return "".join(generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])).strip()
+    return generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])
 
 
 def untranslated_terms(text: str) -> list[str]:

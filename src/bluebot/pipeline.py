@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -237,10 +238,9 @@ class Bot:
                 # An English question that asks for no figure is read in Chinese first (_read_in_chinese); when
                 # that reading declines, the model answers in English as it does every other question.
                 read_in_chinese = lang == "en" and not asked_kinds(standalone)
-                translated = self._read_in_chinese(standalone, passages, llm) if read_in_chinese else None
+                translated = (yield from self._read_in_chinese(standalone, passages, llm)) if read_in_chinese else None
                 if translated is not None:
                     checked = translated
-                    yield checked.text
                 else:
                     for delta in llm.stream(answer_messages(standalone, lang, passages, self.glossary)):
                         parts.append(delta)
@@ -329,15 +329,18 @@ class Bot:
             return second
         return checked
 
-    def _read_in_chinese(self, question: str, passages: list[Passage], llm: Generator) -> Checked | None:
+    def _read_in_chinese(
+        self, question: str, passages: list[Passage], llm: Generator
+    ) -> collections.abc.Generator[str, None, Checked | None]:
         """The answer to an English question that asks for no figure (what, which, why), read with the Chinese
         prompt and translated; None when that reading declines. Answering in English, the small local model
         paraphrases the Chinese passages' terms loosely ("small brain" and "body" for 小脑 and 肢体, "high-performance"
         for 高性价比) or keeps one item of four; measured on the 78 English test questions against answering every
         one in English (BENCHMARKS.md, "English questions read in Chinese"): the questions asking for no figure
         gained 4 and lost 2, while those asking for figures lost 6, mostly parts of two-part questions that the
-        terse Chinese answers drop."""
-        return self._second_reading(question, passages, llm, self.glossary)
+        terse Chinese answers drop. Streams the translation as it is generated."""
+        raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
+        return (yield from self._translating(raw, question, passages, llm, self.glossary))
 
     @classmethod
     def _second_reading(
@@ -351,18 +354,34 @@ class Bot:
         raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
         return cls._translated(raw, question, passages, llm, glossary)
 
-    @staticmethod
+    @classmethod
     def _translated(
-        raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        cls, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
         """A Chinese answer to an English question, checked as Chinese and translated; None when it is no answer."""
+        translating = cls._translating(raw, question, passages, llm, glossary)
+        while True:
+            try:
+                next(translating)
+            except StopIteration as done:
+                return done.value
+
+    @staticmethod
+    def _translating(
+        raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+    ) -> collections.abc.Generator[str, None, Checked | None]:
+        """_translated, yielding the translation as it is generated."""
         zh = check_answer(raw, "zh", passages)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
         # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
         # The English answer cites the passages the Chinese one cited, under the numbers the model saw.
         number = {p.hit.chunk.id: p.n for p in passages}
-        english = translate_answer(re.sub(r"\s*\[\d+\]", "", zh.text).strip(), llm, glossary)
+        parts: list[str] = []
+        for delta in translate_answer(re.sub(r"\s*\[\d+\]", "", zh.text).strip(), llm, glossary):
+            parts.append(delta)
+            yield delta
+        english = "".join(parts).strip()
         for citation in zh.citations:
             english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
         en = check_answer(english, "en", passages, question=question, glossary=glossary)
