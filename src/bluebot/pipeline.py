@@ -246,7 +246,7 @@ class Bot:
                         parts.append(delta)
                         yield delta
                     checked = check_answer("".join(parts), lang, passages, question=standalone, glossary=self.glossary)
-                if translated is not None or read_in_chinese and not checked.wrong_language:
+                if translated is not None or (read_in_chinese and not checked.wrong_language):
                     pass  # the Chinese reading was made, and the second reading below would repeat it
                 elif checked.refused and not checked.note and lang == "en":
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
