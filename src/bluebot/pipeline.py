@@ -96,6 +96,15 @@ _EXTRACTIVE_NOTICE: dict[Lang, str] = {
 }
 
 
+def _result(steps: collections.abc.Generator[str, None, Checked | None]) -> Checked | None:
+    """What a streaming step returns, its text deltas unread (the second reading is not streamed)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 class Bot:
     def __init__(
         self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
@@ -238,7 +247,9 @@ class Bot:
                 # An English question that asks for no figure is read in Chinese first (_read_in_chinese); when
                 # that reading declines, the model answers in English as it does every other question.
                 read_in_chinese = lang == "en" and not asked_kinds(standalone)
-                translated = (yield from self._read_in_chinese(standalone, passages, llm)) if read_in_chinese else None
+                translated = None
+                if read_in_chinese:
+                    translated = yield from self._read_in_chinese(standalone, passages, llm, self.glossary)
                 if translated is not None:
                     checked = translated
                 else:
@@ -246,7 +257,7 @@ class Bot:
                         parts.append(delta)
                         yield delta
                     checked = check_answer("".join(parts), lang, passages, question=standalone, glossary=self.glossary)
-                if translated is not None or (read_in_chinese and not checked.wrong_language):
+                if read_in_chinese and not checked.wrong_language:
                     pass  # the Chinese reading was made, and the second reading below would repeat it
                 elif checked.refused and not checked.note and lang == "en":
                     checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
@@ -329,8 +340,9 @@ class Bot:
             return second
         return checked
 
+    @classmethod
     def _read_in_chinese(
-        self, question: str, passages: list[Passage], llm: Generator
+        cls, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> collections.abc.Generator[str, None, Checked | None]:
         """The answer to an English question that asks for no figure (what, which, why), read with the Chinese
         prompt and translated; None when that reading declines. Answering in English, the small local model
@@ -340,7 +352,7 @@ class Bot:
         gained 4 and lost 2, while those asking for figures lost 6, mostly parts of two-part questions that the
         terse Chinese answers drop. Streams the translation as it is generated."""
         raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
-        return (yield from self._translating(raw, question, passages, llm, self.glossary))
+        return (yield from cls._translating(raw, question, passages, llm, glossary))
 
     @classmethod
     def _second_reading(
@@ -351,20 +363,14 @@ class Bot:
         Chinese: of 8 answerable English test questions it declined, it answered all 8 in Chinese, while 4 of 6
         unanswerable ones it had rightly declined were still declined (by the model or the figure check). None
         when the second reading declines too."""
-        raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
-        return cls._translated(raw, question, passages, llm, glossary)
+        return _result(cls._read_in_chinese(question, passages, llm, glossary))
 
     @classmethod
     def _translated(
         cls, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
         """A Chinese answer to an English question, checked as Chinese and translated; None when it is no answer."""
-        translating = cls._translating(raw, question, passages, llm, glossary)
-        while True:
-            try:
-                next(translating)
-            except StopIteration as done:
-                return done.value
+        return _result(cls._translating(raw, question, passages, llm, glossary))
 
     @staticmethod
     def _translating(
