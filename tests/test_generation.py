@@ -120,10 +120,11 @@ def test_the_final_text_is_the_checked_one(settings: Settings) -> None:
 
 
 def test_english_question_gets_english_units(settings: Settings) -> None:
-    bot, fake = make_bot(settings, ["Disclosed investment reached nearly 850 billion yuan [1]."])
+    # the Chinese reading (a question asking for one thing is read in Chinese first) declines here
+    bot, fake = make_bot(settings, [REFUSAL["zh"], "Disclosed investment reached nearly 850 billion yuan [1]."])
     answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
     assert answer.lang == "en" and "85 billion yuan" in answer.text and "850 billion" not in answer.text
-    prompt = fake.calls[0][1][1]
+    prompt = fake.calls[1][1][1]
     assert prompt.startswith("Passages:") and "850 亿元 (85 billion yuan)" in prompt  # the reading to copy
     bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。"])
     bot.ask("2024年中国AI产业领域共有多少起投资案例？", backend="local")
@@ -148,16 +149,18 @@ def test_an_english_decline_gets_a_second_reading_in_chinese(settings: Settings)
     reply = "Total disclosed investment: nearly 85 billion yuan [1]."
     replies = ["The report does not say.", "披露总投资金额近850亿元[1]。", reply]
     bot, fake = make_bot(settings, replies)
-    answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    # a question asking for two things is answered in English first
+    answer = bot.ask("How much AI investment was disclosed in China in 2024, and in how many deals?", backend="local")
     assert not answer.refused and answer.text == reply and "850 亿元" in answer.citations[0].chunk.text
     assert fake.calls[1][0][1].startswith("你是报告问答助手")  # the Chinese prompt
+    assert "(85 billion yuan)" not in fake.calls[1][1][1]  # over the report's text alone
     # amounts put in English in code, markers left out (the translator garbles figures next to them); the answer
     # cites the passage holding 850亿元, numbered as the model saw it
     translated = fake.calls[2][1][1]
     assert translated == "披露总投资金额近 85 billion yuan 。" and "850" in fake.calls[0][1][1]
 
 
-def test_an_english_question_asking_for_no_figure_is_read_in_chinese_first(settings: Settings) -> None:
+def test_an_english_question_asking_for_one_thing_is_read_in_chinese_first(settings: Settings) -> None:
     replies = ["GPU的劣势是功耗高[1]。", "The GPU's weakness is high power consumption [1]."]
     bot, fake = make_bot(settings, replies)
     answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
@@ -180,9 +183,14 @@ def test_an_english_question_asking_for_no_figure_is_read_in_chinese_first(setti
     bot, fake = make_bot(settings, replies)
     answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
     assert answer.refused and len(fake.calls) == 2
-    # a question asking for a figure is answered in English first
-    bot, fake = make_bot(settings, ["There were 1,156 deals [1]."])
+    # one figure is one thing: read in Chinese, from passages giving the English reading of the report's terms
+    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。", "There were 1,156 deals [1]."])
     assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
+    assert fake.calls[0][0][1].startswith("你是报告问答助手") and "850 亿元 (85 billion yuan)" in fake.calls[0][1][1]
+    # a question asking for two things is answered in English first
+    bot, fake = make_bot(settings, ["1,156 deals, nearly 85 billion yuan [1]."])
+    answer = bot.ask("How many AI deals were there in 2024, and how much did they raise?", backend="local")
+    assert answer.text == "1,156 deals, nearly 85 billion yuan [1]."
     assert fake.calls[0][0][1].startswith("You answer questions") and len(fake.calls) == 1
 
 
@@ -192,10 +200,13 @@ def test_a_second_decline_keeps_the_refusal(settings: Settings) -> None:
     assert answer.refused and answer.text == "The report does not say." and len(fake.calls) == 2
 
 
+TWO_THINGS = "How many AI investment deals were there in China in 2024, and how much did they raise?"
+
+
 def test_a_chinese_reply_to_an_english_question_is_translated(settings: Settings) -> None:
     replies = ["2024年共有投资案例1,156起[1]。", "There were 1,156 deals in 2024 [1]."]
     bot, fake = make_bot(settings, replies)
-    answer = bot.ask("How many AI investment deals were there in China in 2024?", backend="local")
+    answer = bot.ask(TWO_THINGS, backend="local")  # answered in English first: here the model wrote Chinese
     assert answer.text == "There were 1,156 deals in 2024 [1]." and answer.backend == "local:fake"
     assert fake.calls[1][1][1] == "2024共有投资案例1,156起。"  # the checked answer, without its markers
     assert "1,156" in answer.citations[0].chunk.text
@@ -203,7 +214,7 @@ def test_a_chinese_reply_to_an_english_question_is_translated(settings: Settings
 
 def test_a_chinese_reply_that_stays_chinese_falls_back(settings: Settings) -> None:
     bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。"])
-    answer = bot.ask("How many AI investment deals were there in China in 2024?", backend="local")
+    answer = bot.ask(TWO_THINGS, backend="local")
     assert answer.backend == "extractive" and "did not answer in English" in answer.notice
     assert answer.text.startswith("From the report") and answer.citations
 
@@ -220,9 +231,10 @@ def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settin
 
 
 def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Settings) -> None:
-    bot, fake = make_bot(settings, ["The cluster had invested in 1,540个 local projects and 54家 firms [1]."])
+    reply = "The cluster had invested in 1,540个 local projects and 54家 firms [1]."
+    bot, fake = make_bot(settings, [REFUSAL["zh"], reply])  # the Chinese reading declines
     answer = bot.ask("How many local projects had the 3+N cluster invested in?", backend="local")
-    assert answer.text == "The cluster had invested in 1,540 local projects and 54 firms [1]." and len(fake.calls) == 1
+    assert answer.text == "The cluster had invested in 1,540 local projects and 54 firms [1]." and len(fake.calls) == 2
 
 
 def test_a_single_term_translated_without_its_number_is_used(settings: Settings) -> None:
@@ -243,8 +255,8 @@ def test_an_untranslatable_term_stays_and_a_failed_translation_keeps_the_answer(
 
 
 def test_an_english_answer_without_chinese_costs_no_extra_call(settings: Settings) -> None:
-    bot, fake = make_bot(settings, ["Nearly 85 billion yuan [1]."])
-    bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    bot, fake = make_bot(settings, ["Nearly 85 billion yuan in 1,156 deals [1]."])
+    bot.ask(TWO_THINGS, backend="local")
     assert len(fake.calls) == 1
 
 
@@ -432,18 +444,19 @@ def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
 
 def test_an_english_prompt_names_the_glossary_terms_in_english(settings: Settings) -> None:
     (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
-    bot, fake = make_bot(settings, ["54 companies [1].", "54家[1]。"])
+    bot, fake = make_bot(settings, [REFUSAL["zh"], "54 companies [1].", "54家[1]。"])
     bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")
-    assert "杭州 (Hangzhou)AI产业领域" in fake.calls[0][1][1]
+    # the Chinese reading of the English question, then the English prompt
+    assert "杭州 (Hangzhou)AI产业领域" in fake.calls[0][1][1] and "杭州 (Hangzhou)AI产业领域" in fake.calls[1][1][1]
     bot.ask("2024年杭州有多少家AI企业获得投资？", backend="local")
-    assert "(Hangzhou)" not in fake.calls[1][1][1]  # a Chinese prompt has no glosses
+    assert "(Hangzhou)" not in fake.calls[2][1][1]  # a Chinese question's prompt has no glosses
 
 
 def test_glossary_terms_left_in_an_english_answer_need_no_model_call(settings: Settings) -> None:
     (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
-    bot, fake = make_bot(settings, ["54 companies in杭州 raised money [1]."])
+    bot, fake = make_bot(settings, [REFUSAL["zh"], "54 companies in杭州 raised money [1]."])
     answer = bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")
-    assert answer.text == "54 companies in Hangzhou raised money [1]." and len(fake.calls) == 1
+    assert answer.text == "54 companies in Hangzhou raised money [1]." and len(fake.calls) == 2
 
 
 def test_an_answer_that_announces_a_list_and_stops_is_not_an_answer(settings: Settings) -> None:

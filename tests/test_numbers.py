@@ -7,6 +7,7 @@ import pytest
 from bluebot.numbers import (
     annotate_english,
     asked_kinds,
+    asks_two_things,
     english,
     english_dates,
     find_amounts,
@@ -108,6 +109,25 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
 )
 def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:
     assert asked_kinds(question) == kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "two"),
+    [
+        ("How many deals did the top five regions account for, and what share of all deals is that?", True),
+        ("Who leads the public-cloud large-model market, and with what market share?", True),
+        ("When were the Interim Measures issued, and by whom?", True),
+        ("How many AI companies raised money, and how many of them raised over 100 million yuan?", True),
+        ("How does Hangzhou's fund capital compare with the national fund's?", True),
+        ("What does DeepSeek mean for applications, and what does it mean for chips?", True),
+        ("How large is the global computing-power market projected to be in 2025?", False),
+        ("As of when does the report give the figure of 1,540 projects?", False),
+        ("Which segments attracted investment in Hangzhou and Beijing?", False),  # "and" joins two names
+        ("What are the advantages and disadvantages of FPGAs?", False),
+    ],
+)
+def test_a_question_asking_for_two_things(question: str, two: bool) -> None:
+    assert asks_two_things(question) is two
 
 
 def test_the_kinds_of_figure_an_answer_gives() -> None:

@@ -146,11 +146,19 @@ def english_reading(text: str, glossary: Glossary | None = None) -> str:
 
 
 def answer_messages(
-    question: str, lang: Lang, passages: Sequence[Passage], glossary: Glossary | None = None
+    question: str,
+    lang: Lang,
+    passages: Sequence[Passage],
+    glossary: Glossary | None = None,
+    english_terms: bool | None = None,
 ) -> list[tuple[str, str]]:
-    # An English answer is written from Chinese text: its names, amounts and dates come with their English reading.
+    """The answer prompt in lang. english_terms (by default: for an English prompt) gives the passages' names,
+    amounts and dates with their English reading: an English answer copies them, and the Chinese reading of an
+    English question matches the question's words to them ("performance per watt" to 性能功耗比)."""
+    terms = lang == "en" if english_terms is None else english_terms
+
     def gloss(text: str) -> str:
-        return english_reading(text, glossary) if lang == "en" else text
+        return english_reading(text, glossary) if terms else text
 
     text = "\n".join(
         f"[{p.n}] （{_section(p.hit)}）{gloss(p.text)}" if p.hit.chunk.section else f"[{p.n}] {gloss(p.text)}"

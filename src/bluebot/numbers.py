@@ -262,6 +262,20 @@ def asked_kinds(question: str) -> set[str]:
     return {kind for kind, words in _ASKS_FOR.items() if words.search(question)}
 
 
+# A second question joined to the first: "How much ..., and what share ...?", "Who leads ..., and with what market
+# share?", "When ..., and by whom?"
+_SECOND_QUESTION = re.compile(
+    r"\band (?:what|how|which|who|whom|when|where|why|for how|with what|by whom|in what|at what)\b", re.I
+)
+
+
+def asks_two_things(question: str) -> bool:
+    """An English question asking for two things: two kinds of figure, two figures to compare, or a second
+    question after "and"."""
+    kinds = asked_kinds(question)
+    return len(kinds) > 1 or "two figures" in kinds or bool(_SECOND_QUESTION.search(question))
+
+
 def given_kinds(answer: str) -> set[str]:
     """The kinds of figure an English answer states: a percentage, an amount of money or a scaled number, a count
     (a plain number over the small exempt ones, or one naming what it counts), a year or month; two figures or

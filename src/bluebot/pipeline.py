@@ -41,7 +41,7 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
-from bluebot.numbers import asked_kinds
+from bluebot.numbers import asks_two_things
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -244,12 +244,14 @@ class Bot:
         elif llm is not None:
             parts: list[str] = []
             try:
-                # An English question that asks for no figure is read in Chinese first (_read_in_chinese); when
-                # that reading declines, the model answers in English as it does every other question.
-                read_in_chinese = lang == "en" and not asked_kinds(standalone)
+                # An English question that asks for one thing is read in Chinese first (_read_in_chinese); when
+                # that reading declines, the model answers in English as it does questions asking for two.
+                read_in_chinese = lang == "en" and not asks_two_things(standalone)
                 translated = None
                 if read_in_chinese:
-                    translated = yield from self._read_in_chinese(standalone, passages, llm, self.glossary)
+                    translated = yield from self._read_in_chinese(
+                        standalone, passages, llm, self.glossary, english_terms=True
+                    )
                 if translated is not None:
                     checked = translated
                 else:
@@ -342,16 +344,22 @@ class Bot:
 
     @classmethod
     def _read_in_chinese(
-        cls, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        cls,
+        question: str,
+        passages: list[Passage],
+        llm: Generator,
+        glossary: Glossary | None = None,
+        english_terms: bool = False,
     ) -> collections.abc.Generator[str, None, Checked | None]:
-        """The answer to an English question that asks for no figure (what, which, why), read with the Chinese
-        prompt and translated; None when that reading declines. Answering in English, the small local model
-        paraphrases the Chinese passages' terms loosely ("small brain" and "body" for 小脑 and 肢体, "high-performance"
-        for 高性价比) or keeps one item of four; measured on the 78 English test questions against answering every
-        one in English (BENCHMARKS.md, "English questions read in Chinese"): the questions asking for no figure
-        gained 4 and lost 2, while those asking for figures lost 6, mostly parts of two-part questions that the
-        terse Chinese answers drop. Streams the translation as it is generated."""
-        raw = "".join(llm.stream(answer_messages(question, "zh", passages)))
+        """The answer to an English question read with the Chinese prompt and translated; None when that reading
+        declines. Answering in English, the small local model paraphrases the Chinese passages' terms loosely
+        ("small brain" and "body" for 小脑 and 肢体, "high-performance" for 高性价比) or keeps one item of four, and
+        reading in Chinese it drops the second part of a two-part question, so a question asking for one thing is
+        read this way first (BENCHMARKS.md, "English questions read in Chinese"). english_terms gives the passages
+        with the English reading of their terms, which lets the model match the question's words to them
+        ("performance per watt" to 性能功耗比). Streams the translation as it is generated."""
+        messages = answer_messages(question, "zh", passages, glossary, english_terms=english_terms)
+        raw = "".join(llm.stream(messages))
         return (yield from cls._translating(raw, question, passages, llm, glossary))
 
     @classmethod
@@ -362,7 +370,9 @@ class Bot:
         it or left out a kind of figure it asks for. The small local model reads the Chinese passages better in
         Chinese: of 8 answerable English test questions it declined, it answered all 8 in Chinese, while 4 of 6
         unanswerable ones it had rightly declined were still declined (by the model or the figure check). None
-        when the second reading declines too."""
+        when the second reading declines too. The passages are the report's text alone here: with the English
+        reading of their figures beside them, the Chinese answer copied the reading and left out the question's
+        second part (measured on the English test set, tenth session)."""
         return _result(cls._read_in_chinese(question, passages, llm, glossary))
 
     @classmethod
