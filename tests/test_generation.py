@@ -487,7 +487,11 @@ def test_an_answer_lacking_a_kind_of_figure_asked_for_is_read_again(settings: Se
 
 
 def test_a_second_reading_gives_the_translator_english_dates(settings: Settings) -> None:
-    replies = ["The report does not say.", "2024年9月[1]。", "September 2024 [1]."]
+    replies = ["The report does not say.", "2024年9月完成融资[1]。", "Funds were raised in September 2024 [1]."]
     bot, fake = make_bot(settings, replies)
     answer = bot.ask("When did Hangzhou's AI companies raise money?", backend="local")
-    assert answer.text == "September 2024 [1]." and fake.calls[2][1][1] == "September 2024。"
+    assert answer.text == replies[2] and fake.calls[2][1][1] == "September 2024完成融资。"
+    # with nothing Chinese left once the date is in English, the translator is not asked
+    bot, fake = make_bot(settings, ["The report does not say.", "2024年9月[1]。"])
+    answer = bot.ask("When did Hangzhou's AI companies raise money?", backend="local")
+    assert answer.text == "September 2024 [1]." and len(fake.calls) == 2
