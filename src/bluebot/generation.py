@@ -17,7 +17,7 @@ from bluebot.errors import GenerationError, ModelError
 from bluebot.glossary import Glossary
 from bluebot.numbers import MEASURE_WORDS, annotate_english, english_amounts, english_dates, find_amounts
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
-from bluebot.text import CJK_RUN, detect_lang, has_chinese, keyword_tokens, normalize_for_match
+from bluebot.text import CJK_RUN, detect_lang, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -259,9 +259,6 @@ def translate_answer(text: str, generator: Generator, glossary: Glossary | None 
     -> 85 billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their
     Chinese."""
     source = english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
-    if not has_chinese(_COUNTED_BY.sub("", source)):
-        # Nothing is left for the model ("1,156起" -> "1,156", "2021年9月" -> "September 2021"): no call.
-        return iter([translate_terms(source, generator, glossary)])
     return generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])
 
 
