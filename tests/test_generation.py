@@ -24,6 +24,7 @@ from bluebot.generation import (
     answer_messages,
     rewrite_fallback,
     support_messages,
+    translate_answer,
 )
 from bluebot.passages import Passage
 from bluebot.pipeline import Bot
@@ -486,4 +487,28 @@ def test_a_second_reading_gives_the_translator_english_dates(settings: Settings)
     replies = ["The report does not say.", "2024年9月[1]。", "September 2024 [1]."]
     bot, fake = make_bot(settings, replies)
     answer = bot.ask("When did Hangzhou's AI companies raise money?", backend="local")
-    assert answer.text == "September 2024 [1]." and fake.calls[2][1][1] == "September 2024。"
+    assert answer.text == "September 2024 [1]." and fake.calls[2][1][1].endswith("\nAnswer: September 2024。")
+
+
+def test_a_bare_figure_is_written_as_a_sentence_answering_the_question(settings: Settings) -> None:
+    question = "How many AI investment deals were there in China in 2024?"
+    replies = ["1,156起[1]", "There were 1,156 AI investment deals in China in 2024."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask(question, backend="local")
+    assert answer.text == "There were 1,156 AI investment deals in China in 2024 [1]."
+    system, user = fake.calls[1]
+    assert "restated as a statement" in system[1] and user[1] == f"Question: {question}\nAnswer: 1,156"
+    # a sentence that loses the figure ("one thousand ...") gives way to the figure alone
+    bot, fake = make_bot(settings, ["1,156起[1]", "One thousand one hundred fifty-six deals were made in 2024."])
+    assert bot.ask(question, backend="local").text == "1,156 [1]"
+    # an answer with words of its own is translated, not restated
+    bot, fake = make_bot(settings, ["披露总投资金额近850亿元[1]。", "Disclosed investment was nearly 85 billion yuan."])
+    bot.ask("How much was invested in AI in China in 2024?", backend="local")
+    assert fake.calls[1][0][1].startswith("Translate") and "85 billion yuan" in fake.calls[1][1][1]
+
+
+def test_a_bare_figure_for_one_part_of_a_two_part_question_is_not_made_a_sentence() -> None:
+    fake = FakeGenerator(["July 2023."])
+    "".join(translate_answer("2023年7月", fake, question="When were the measures issued, and by whom?"))
+    assert fake.calls[0] == [("system", fake.calls[0][0][1]), ("user", "July 2023")]
+    assert fake.calls[0][0][1].startswith("Translate")

@@ -240,7 +240,7 @@ def list_items(text: str) -> list[str]:
         parts = run.split("、")
         parts[0] = _LIST_LEAD.sub("", parts[0])
         parts[-1] = re.sub(r"等.*$", "", parts[-1])
-        items += [p.strip(" “”\"《》") for p in parts if len(p.strip()) >= 2]
+        items += [p.strip(' “”"《》') for p in parts if len(p.strip()) >= 2]
     return items
 
 

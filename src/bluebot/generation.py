@@ -15,9 +15,16 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from bluebot.config import Settings
 from bluebot.errors import GenerationError, ModelError
 from bluebot.glossary import Glossary
-from bluebot.numbers import MEASURE_WORDS, annotate_english, english_amounts, english_dates, find_amounts
+from bluebot.numbers import (
+    MEASURE_WORDS,
+    annotate_english,
+    asks_two_things,
+    english_amounts,
+    english_dates,
+    find_amounts,
+)
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
-from bluebot.text import CJK_RUN, detect_lang, keyword_tokens, normalize_for_match
+from bluebot.text import CJK_RUN, detect_lang, has_chinese, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -252,14 +259,39 @@ _TRANSLATE_SYSTEM = (
     "Translate the user's text into English. Keep every [n] marker and every number as written. Translate all "
     "Chinese words, including place and company names. Output only the translation."
 )
+_SENTENCE_SYSTEM = (
+    "The user gives a question about a report and the report's answer to it. Write one short English sentence: the "
+    "question restated as a statement with the answer in it. Use only what the question and the answer say; add no "
+    "other fact. Copy every number in digits exactly as written (1,156 stays 1,156). Output only the sentence."
+)
 
 
-def translate_answer(text: str, generator: Generator, glossary: Glossary | None = None) -> Iterator[str]:
+def translate_answer(
+    text: str, generator: Generator, glossary: Glossary | None = None, question: str = ""
+) -> Iterator[str]:
     """A checked Chinese answer in English, streamed; its amounts and dates are put in English in code first (850亿元
     -> 85 billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their
-    Chinese."""
-    source = english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
+    Chinese. A bare figure, with no Chinese word left once its amounts and dates are English, is written as a
+    sentence answering the question: "1,156起" alone read "1,156 [1]", which does not say what was counted. Not for a
+    question asking two things: around an answer to one part, the model made up the other."""
+    source = _english_figures(text, glossary)
+    bare = _COUNTED_BY.sub("", source)
+    if question and not has_chinese(bare) and not asks_two_things(question):
+        return generator.stream([("system", _SENTENCE_SYSTEM), ("user", f"Question: {question}\nAnswer: {bare}")])
     return generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])
+
+
+def kept_figures(english: str, text: str, glossary: Glossary | None = None) -> str:
+    """translate_answer's English for the Chinese answer text, or, when the sentence written around a bare figure
+    lost one of its numbers ("1,156" came back as "One thousand one hundred fifty-six"), the figure alone."""
+    bare = _COUNTED_BY.sub("", _english_figures(text, glossary))
+    if has_chinese(bare) or all(number in english for number in re.findall(r"\d+(?:[.,]\d+)*", bare)):
+        return english
+    return bare
+
+
+def _english_figures(text: str, glossary: Glossary | None) -> str:
+    return english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
 
 
 def untranslated_terms(text: str) -> list[str]:

@@ -31,6 +31,7 @@ from bluebot.generation import (
     Generator,
     add_marker,
     answer_messages,
+    kept_figures,
     make_generator,
     rewrite_fallback,
     rewrite_question,
@@ -393,11 +394,12 @@ class Bot:
         # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
         # The English answer cites the passages the Chinese one cited, under the numbers the model saw.
         number = {p.hit.chunk.id: p.n for p in passages}
+        text = re.sub(r"\s*\[\d+\]", "", zh.text).strip()
         parts: list[str] = []
-        for delta in translate_answer(re.sub(r"\s*\[\d+\]", "", zh.text).strip(), llm, glossary):
+        for delta in translate_answer(text, llm, glossary, question):
             parts.append(delta)
             yield delta
-        english = "".join(parts).strip()
+        english = kept_figures("".join(parts).strip(), text, glossary)
         for citation in zh.citations:
             english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
         en = check_answer(english, "en", passages, question=question, glossary=glossary)
