@@ -58,6 +58,27 @@ def test_a_citation_holding_none_of_the_figures_is_dropped() -> None:
     assert checked.text == "There were 1,156 deals [1]." and checked.citations[0].chunk.text == TOTAL
 
 
+def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came_from() -> None:
+    neuro = "神经拟态芯片：技术研发较难，目前仍处于研究测试阶段"
+    sd = "2022年9月，AI文生图核心技术Stable Diffusion底层代码开源"
+    ps = passages(HANGZHOU, neuro, sd, CHIPS)
+    for reply, source in [
+        ("神经拟态芯片[1]。", neuro),  # a name found whole in [2]
+        ("2022年9月[2]。", sd),  # a date found whole in [3]
+        ("FPGA的劣势：功耗高、价格较高[1]。", CHIPS),  # after the colon, the table's words (with the GPU's)
+        ("神经拟态芯片的技术研发较难，目前仍处于研究测试阶段[3]。", neuro),  # 9 in 10 of its character pairs
+    ]:
+        checked = check_answer(reply, "zh", ps)
+        assert [c.chunk.text for c in checked.citations] == [source], reply
+        assert checked.text.endswith("[1]。"), checked.text
+    # a cited passage that holds the text keeps its citation, though another holds it too
+    checked = check_answer("神经拟态芯片[2]。", "zh", passages(HANGZHOU, neuro, CHIPS + "|神经拟态芯片"))
+    assert [c.chunk.text for c in checked.citations] == [neuro]
+    # a short answer no passage holds whole, or too short to tell, stays as cited
+    for reply in ("拟态的芯片[1]。", "9月[1]。"):
+        assert [c.chunk.text for c in check_answer(reply, "zh", ps).citations] == [HANGZHOU], reply
+
+
 def test_english_units_are_repaired_and_checked() -> None:
     checked = check_answer("China's AI sector drew nearly 850 billion yuan [1].", "en", passages(TOTAL))
     assert checked.text == "China's AI sector drew nearly 85 billion yuan [1]."
