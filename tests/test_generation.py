@@ -501,6 +501,14 @@ def test_a_bare_figure_is_written_as_a_sentence_answering_the_question(settings:
     # a sentence that loses the figure ("one thousand ...") gives way to the figure alone
     bot, fake = make_bot(settings, ["1,156起[1]", "One thousand one hundred fifty-six deals were made in 2024."])
     assert bot.ask(question, backend="local").text == "1,156 [1]"
+    # as does one stating the figure twice, once for what it is not; the question's own numbers may be restated
+    question = "Of the Hangzhou AI companies funded in 2024, how many raised over 100 million yuan?"
+    twice = "Hangzhou had 14 AI companies funded in 2024, of which 14 raised over 100 million yuan."
+    bot, fake = make_bot(settings, ["14家[1]", twice])
+    assert bot.ask(question, backend="local").text == "14 [1]"
+    once = "14 of the Hangzhou AI companies funded in 2024 raised over 100 million yuan."
+    bot, fake = make_bot(settings, ["14家[1]", once])
+    assert bot.ask(question, backend="local").text == once.replace(".", " [1].")
     # an answer with words of its own is translated, not restated
     bot, fake = make_bot(settings, ["披露总投资金额近850亿元[1]。", "Disclosed investment was nearly 85 billion yuan."])
     bot.ask("How much was invested in AI in China in 2024?", backend="local")

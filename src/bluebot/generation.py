@@ -4,6 +4,7 @@ prompt with which the local model confirms an answer's figures. The answer is th
 
 from __future__ import annotations
 
+import collections
 import copy
 import os
 import re
@@ -281,13 +282,23 @@ def translate_answer(
     return generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])
 
 
-def kept_figures(english: str, text: str, glossary: Glossary | None = None) -> str:
-    """translate_answer's English for the Chinese answer text, or, when the sentence written around a bare figure
-    lost one of its numbers ("1,156" came back as "One thousand one hundred fifty-six"), the figure alone."""
+def kept_figures(english: str, text: str, glossary: Glossary | None = None, question: str = "") -> str:
+    """translate_answer's English for the Chinese answer text, or the bare figure alone when the sentence written
+    around it lost one of its numbers ("1,156" came back as "One thousand one hundred fifty-six") or states a
+    number more often than the figure and the question do together: for "Of the projects the cluster backed, how
+    many belonged to the five ecosystems?", "The cluster backed 1,162 projects, of which 1,162 belonged to ...".
+    """
     bare = _COUNTED_BY.sub("", _english_figures(text, glossary))
-    if has_chinese(bare) or all(number in english for number in re.findall(r"\d+(?:[.,]\d+)*", bare)):
+    if has_chinese(bare):
+        return english
+    said = collections.Counter(_NUMBER.findall(re.sub(r"\[\d+\]", "", english)))
+    given = collections.Counter(_NUMBER.findall(bare))
+    if all(said[n] for n in given) and not said - given - collections.Counter(_NUMBER.findall(question)):
         return english
     return bare
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def _english_figures(text: str, glossary: Glossary | None) -> str:

@@ -399,7 +399,7 @@ class Bot:
         for delta in translate_answer(text, llm, glossary, question):
             parts.append(delta)
             yield delta
-        english = kept_figures("".join(parts).strip(), text, glossary)
+        english = kept_figures("".join(parts).strip(), text, glossary, question)
         for citation in zh.citations:
             english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
         en = check_answer(english, "en", passages, question=question, glossary=glossary)
