@@ -22,6 +22,7 @@ from bluebot.generation import (
     _lookup,
     _system_end,
     answer_messages,
+    kept_figures,
     rewrite_fallback,
     support_messages,
     translate_answer,
@@ -501,6 +502,8 @@ def test_a_bare_figure_is_written_as_a_sentence_answering_the_question(settings:
     # a sentence that loses the figure ("one thousand ...") gives way to the figure alone
     bot, fake = make_bot(settings, ["1,156起[1]", "One thousand one hundred fifty-six deals were made in 2024."])
     assert bot.ask(question, backend="local").text == "1,156 [1]"
+    assert kept_figures("$100 billion went to AI.", "1000亿元") == "100 billion yuan"  # the unit, as written too
+    assert kept_figures("100 billion yuan went to AI.", "1000亿元") == "100 billion yuan went to AI."
     # as does one stating the figure twice, once for what it is not; the question's own numbers may be restated
     question = "Of the Hangzhou AI companies funded in 2024, how many raised over 100 million yuan?"
     twice = "Hangzhou had 14 AI companies funded in 2024, of which 14 raised over 100 million yuan."

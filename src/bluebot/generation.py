@@ -284,7 +284,8 @@ def translate_answer(
 
 def kept_figures(english: str, text: str, glossary: Glossary | None = None, question: str = "") -> str:
     """translate_answer's English for the Chinese answer text, or the bare figure alone when the sentence written
-    around it lost one of its numbers ("1,156" came back as "One thousand one hundred fifty-six") or states a
+    around it does not hold each of its figures as written ("1,156" came back as "One thousand one hundred
+    fifty-six", "100 billion yuan" as "$100 billion") or states a
     number more often than the figure and the question do together: for "Of the projects the cluster backed, how
     many belonged to the five ecosystems?", "The cluster backed 1,162 projects, of which 1,162 belonged to ...".
     """
@@ -293,7 +294,8 @@ def kept_figures(english: str, text: str, glossary: Glossary | None = None, ques
         return english
     said = collections.Counter(_NUMBER.findall(re.sub(r"\[\d+\]", "", english)))
     given = collections.Counter(_NUMBER.findall(bare))
-    if all(said[n] for n in given) and not said - given - collections.Counter(_NUMBER.findall(question)):
+    figures = [part.strip() for part in re.split(r"[，、；;。]|[,;.]\s", bare) if part.strip()]
+    if all(f in english for f in figures) and not said - given - collections.Counter(_NUMBER.findall(question)):
         return english
     return bare
 
