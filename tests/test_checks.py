@@ -71,6 +71,12 @@ def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came
         checked = check_answer(reply, "zh", ps)
         assert [c.chunk.text for c in checked.citations] == [source], reply
         assert checked.text.endswith("[1]。"), checked.text
+    # words restating the question do not count: the answer's own words are the passage's
+    uses = "神经拟态芯片 | 应用场景 | 研发测试场景、高能效的边缘端"
+    reply = "神经拟态芯片适用于研发测试场景、高能效的边缘端[1]。"
+    question = "神经拟态芯片适用于哪些场景？"
+    checked = check_answer(reply, "zh", passages(CHIPS + "|神经拟态芯片|研发", uses), question=question)
+    assert [c.chunk.text for c in checked.citations] == [uses]
     # a cited passage that holds the text keeps its citation, though another holds it too
     checked = check_answer("神经拟态芯片[2]。", "zh", passages(HANGZHOU, neuro, CHIPS + "|神经拟态芯片"))
     assert [c.chunk.text for c in checked.citations] == [neuro]

@@ -168,7 +168,7 @@ def check_answer(
             sentences[i] = add_marker(sentence, best.n, lang)
     text = "".join(sentences)
     if not extractive:
-        text = "".join(_recite_copied(s, passages, lang) for s in _sentences(text))
+        text = "".join(_recite_copied(s, passages, lang, question) for s in _sentences(text))
 
     # A number found in a passage the sentence does not cite: cite that passage too. Last claim first, so the
     # markers added to later sentences do not move the offsets of earlier claims.
@@ -351,15 +351,17 @@ def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:
     return re.sub(r"(?<=\S)[ \t]+(?=[.,;。，；]|$)|(?<= ) +", "", kept)
 
 
-def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang) -> str:
+def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, question: str = "") -> str:
     """A sentence copied from one passage and cited to others cites the passage it was copied from. The model numbers
     passages wrongly: "神经拟态芯片[1]" with the table that says so in [3]; "2022年9月[2]" with the date in [1]
     alone. Copied means, for a sentence of fewer than 8 pairs of characters holding Chinese, found whole in the
     passage; for a longer one, 9 in 10 of its pairs in the passage, against fewer than 6 in 10 in each passage it
-    cites; after a colon, what follows it. Fewer than three such pairs say too little to tell ("2024年Q2")."""
+    cites; after a colon, what follows it. Pairs the question holds are left out: restating the question ("神经拟态
+    芯片适用于...") says nothing of where the answer came from. Fewer than three pairs left say too little to tell
+    ("2024年Q2")."""
     markers = {int(n) for n in _MARKER.findall(sentence)}
     said = _compact(re.split(r"[：:]", strip_markers(sentence))[-1])  # "FPGA的劣势：" restates the question
-    grams = {g for g in _bigrams(said) if has_chinese(g)}
+    grams = {g for g in _bigrams(said) if has_chinese(g)} - _bigrams(_compact(question))
     if not markers or len(grams) < 3:
         return sentence
     short = len(grams) < 8
