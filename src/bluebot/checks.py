@@ -370,11 +370,11 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
         text = _compact(passage.hit.chunk.text)
         return 1.0 if said in text else 0.0 if short else len(grams & _bigrams(text)) / len(grams)
 
-    by_n = {p.n: p for p in passages}
-    if any(cover(by_n[n]) >= 0.6 for n in markers if n in by_n):
+    covers = {p.n: cover(p) for p in passages}
+    if any(covers.get(n, 0.0) >= 0.6 for n in markers):
         return sentence
-    best = max(passages, key=lambda p: (cover(p), -p.n))
-    if cover(best) < 0.9:
+    best = max(passages, key=lambda p: (covers[p.n], -p.n))
+    if covers[best.n] < 0.9:
         return sentence
     return add_marker(re.sub(r"[ \t]*\[\d+\]", "", sentence), best.n, lang)
 

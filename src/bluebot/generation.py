@@ -23,9 +23,10 @@ from bluebot.numbers import (
     english_amounts,
     english_dates,
     find_amounts,
+    strip_markers,
 )
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
-from bluebot.text import CJK_RUN, detect_lang, has_chinese, keyword_tokens, normalize_for_match
+from bluebot.text import CJK_RUN, NUMBER, detect_lang, has_chinese, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -276,8 +277,8 @@ def translate_answer(
     sentence answering the question: "1,156起" alone read "1,156 [1]", which does not say what was counted. Not for a
     question asking two things: around an answer to one part, the model made up the other."""
     source = _english_figures(text, glossary)
-    bare = _COUNTED_BY.sub("", source)
-    if question and not has_chinese(bare) and not asks_two_things(question):
+    bare = _bare_figure(source)
+    if question and bare is not None and not asks_two_things(question):
         return generator.stream([("system", _SENTENCE_SYSTEM), ("user", f"Question: {question}\nAnswer: {bare}")])
     return generator.stream([("system", _TRANSLATE_SYSTEM), ("user", source)])
 
@@ -285,26 +286,30 @@ def translate_answer(
 def kept_figures(english: str, text: str, glossary: Glossary | None = None, question: str = "") -> str:
     """translate_answer's English for the Chinese answer text, or the bare figure alone when the sentence written
     around it does not hold each of its figures as written ("1,156" came back as "One thousand one hundred
-    fifty-six", "100 billion yuan" as "$100 billion") or states a
-    number more often than the figure and the question do together: for "Of the projects the cluster backed, how
-    many belonged to the five ecosystems?", "The cluster backed 1,162 projects, of which 1,162 belonged to ...".
-    """
-    bare = _COUNTED_BY.sub("", _english_figures(text, glossary))
-    if has_chinese(bare):
+    fifty-six", "100 billion yuan" as "$100 billion") or states a number more often than the figure and the
+    question do together: for "Of the projects the cluster backed, how many belonged to the five ecosystems?",
+    "The cluster backed 1,162 projects, of which 1,162 belonged to ..."."""
+    bare = _bare_figure(_english_figures(text, glossary))
+    if bare is None:
         return english
-    said = collections.Counter(_NUMBER.findall(re.sub(r"\[\d+\]", "", english)))
-    given = collections.Counter(_NUMBER.findall(bare))
+    said = collections.Counter(NUMBER.findall(strip_markers(english)))
+    given = collections.Counter(NUMBER.findall(bare))
     figures = [part.strip() for part in re.split(r"[，、；;。]|[,;.]\s", bare) if part.strip()]
-    if all(f in english for f in figures) and not said - given - collections.Counter(_NUMBER.findall(question)):
+    if all(f in english for f in figures) and not said - given - collections.Counter(NUMBER.findall(question)):
         return english
     return bare
 
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
 def _english_figures(text: str, glossary: Glossary | None) -> str:
+    """A Chinese answer with its amounts and dates in English and the glossary's names glossed."""
     return english_amounts(english_dates(glossary.gloss(text) if glossary else text)).strip()
+
+
+def _bare_figure(source: str) -> str | None:
+    """_english_figures' text as a figure alone, its measure word dropped ("1,156起" -> "1,156"); None when Chinese
+    words are left in it."""
+    bare = _COUNTED_BY.sub("", source)
+    return None if has_chinese(bare) else bare
 
 
 def untranslated_terms(text: str) -> list[str]:

@@ -10,14 +10,13 @@ import re
 from collections.abc import Mapping
 
 from bluebot.numbers import find_amounts, matches
-from bluebot.text import keyword_tokens
+from bluebot.text import NUMBER, keyword_tokens
 from bluebot.types import Answer, Chunk
 
 # A sentence ends at Chinese/English end punctuation or a line break; "84.3" and "e.g.x" do not end one.
 _SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))*(?:[。！？!?；;.]+[\"'”’)）]*|\n+|$)")
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
@@ -49,7 +48,7 @@ def claims_by_citation(answer_text: str) -> dict[int, list[str]]:
 
 
 def _terms(text: str) -> set[str]:
-    return {t for t in keyword_tokens(text) if len(t) >= 2 and not _NUMBER.fullmatch(t)}
+    return {t for t in keyword_tokens(text) if len(t) >= 2 and not NUMBER.fullmatch(t)}
 
 
 def _overlap(claim: str, sentence: str) -> int:

@@ -23,6 +23,10 @@ def detect_lang(text: str) -> Lang:
     return "zh" if cjk > 0 and cjk >= 2 * words else "en"
 
 
+# A number as written, with its thousands separators and decimals: "1,156", "3.002", "2024".
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def has_chinese(text: str) -> bool:
     return _CJK.search(text) is not None
 
