@@ -77,6 +77,23 @@ def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came
     question = "神经拟态芯片适用于哪些场景？"
     checked = check_answer(reply, "zh", passages(CHIPS + "|神经拟态芯片|研发", uses), question=question)
     assert [c.chunk.text for c in checked.citations] == [uses]
+    # nor do the pairs that straddle them ("上都", "都主" of "在投资导向上都主要引导")
+    fund = "国家创业投资引导基金主要引导金融资本投早、投小、投长期、投硬科技，将吸引带动地方、社会资本近1万亿元。"
+    reply = "国家创业投资引导基金和润苗直投基金在投资导向上都主要引导金融资本投早、投小、投长期、投硬科技[1]。"
+    question = "国家创业投资引导基金和润苗直投基金在投资导向上有什么共同点？"
+    checked = check_answer(reply, "zh", passages(HANGZHOU, fund), question=question)
+    assert [c.chunk.text for c in checked.citations] == [fund]
+    # an English question's Chinese reading copies the prompt's English readings; they are not the report's text
+    asic = "劣势 | 研发、流片周期较长；灵活性较低"
+    checked = check_answer("ASIC的劣势：研发、流片 (tape-out)周期较长；灵活性较低[1]。", "zh", passages(CHIPS, asic))
+    assert [c.chunk.text for c in checked.citations] == [asic]
+    # too short for pairs: a Latin code the question lacks, in no cited passage, cites the passage holding it
+    quarters = "除2024Q2外，其他三个季度的AI领域披露投资金额均超过200亿元。"
+    question = "2024年哪个季度的AI领域披露投资金额没有超过200亿元？"
+    checked = check_answer("2024年Q2[1]。", "zh", passages(TOTAL, quarters), question=question)
+    assert [c.chunk.text for c in checked.citations] == [quarters]
+    checked = check_answer("2024年Q2[2]。", "zh", passages(quarters, TOTAL + "Q2"), question=question)
+    assert [c.chunk.text for c in checked.citations] == [TOTAL + "Q2"]  # the cited passage holds it: kept
     # a cited passage that holds the text keeps its citation, though another holds it too
     checked = check_answer("神经拟态芯片[2]。", "zh", passages(HANGZHOU, neuro, CHIPS + "|神经拟态芯片"))
     assert [c.chunk.text for c in checked.citations] == [neuro]

@@ -170,6 +170,10 @@ def test_an_english_question_asking_for_one_thing_is_read_in_chinese_first(setti
     assert fake.calls[0][0][1].startswith("你是报告问答助手")  # the Chinese prompt
     assert fake.calls[1][1][1] == "GPU的劣势是功耗高。"  # then the translator
     assert "功耗高" in answer.citations[0].chunk.text
+    # English readings the Chinese reading copied from the passages are not sent to be translated again
+    bot, fake = make_bot(settings, ["GPU的劣势是功耗高 (high power consumption)[1]。", replies[1]])
+    assert bot.ask("What is the GPU's weakness in the chip comparison?", backend="local").text == replies[1]
+    assert fake.calls[1][1][1] == "GPU的劣势是功耗高。"
     # the translation streams as it is generated; the Chinese reading is not shown
     bot, _ = make_bot(settings, replies)
     *deltas, answer = bot.ask_stream("What is the GPU's weakness in the chip comparison?", backend="local")

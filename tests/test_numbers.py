@@ -13,6 +13,7 @@ from bluebot.numbers import (
     find_amounts,
     given_kinds,
     repair_english,
+    strip_glosses,
     ungrounded,
 )
 
@@ -221,6 +222,14 @@ def test_annotate_english() -> None:
         "投资案例975起，2021年9月 (September 2021)发布，截至2025年初 (early 2025)，"
         "2024年11月底 (end of November 2024)，2023年7月7日 (July 7, 2023)"
     )
+
+
+def test_glosses_copied_into_a_chinese_answer_are_stripped() -> None:
+    glossed = annotate_english("披露总投资金额近 850 亿元，2021年9月发布") + "，流片 (tape-out)周期较长"
+    assert strip_glosses(glossed) == "披露总投资金额近 850 亿元，2021年9月发布，流片周期较长"
+    # Chinese in brackets, full-width brackets and brackets without a letter or digit stay
+    kept = "人工智能（AI）产业 (含芯片)，占比( )"
+    assert strip_glosses(kept) == kept
 
 
 def test_chinese_dates_in_english_text() -> None:

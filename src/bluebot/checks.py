@@ -22,6 +22,7 @@ from bluebot.numbers import (
     given_kinds,
     matches,
     repair_english,
+    strip_glosses,
     strip_markers,
     ungrounded,
 )
@@ -356,14 +357,18 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
     passages wrongly: "神经拟态芯片[1]" with the table that says so in [3]; "2022年9月[2]" with the date in [1]
     alone. Copied means, for a sentence of fewer than 8 pairs of characters holding Chinese, found whole in the
     passage; for a longer one, 9 in 10 of its pairs in the passage, against fewer than 6 in 10 in each passage it
-    cites; after a colon, what follows it. Pairs the question holds are left out: restating the question ("神经拟态
-    芯片适用于...") says nothing of where the answer came from. Fewer than three pairs left say too little to tell
-    ("2024年Q2")."""
+    cites; after a colon, what follows it. The words restating the question are left out, with the pairs that
+    straddle them: "在投资导向上都主要引导..." says nothing of where the answer came from but "主要引导...". Fewer than
+    three pairs left say too little to tell; then the Latin names and codes the question does not hold decide:
+    "2024年Q2[1]" cites the one passage holding "Q2" when the cited one does not."""
     markers = {int(n) for n in _MARKER.findall(sentence)}
-    said = _compact(re.split(r"[：:]", strip_markers(sentence))[-1])  # "FPGA的劣势：" restates the question
-    grams = {g for g in _bigrams(said) if has_chinese(g)} - _bigrams(_compact(question))
-    if not markers or len(grams) < 3:
+    # "FPGA的劣势：" restates the question; "(tape-out)" is the prompt's reading of 流片, not the report's text
+    said = _compact(re.split(r"[：:]", strip_glosses(strip_markers(sentence)))[-1])
+    grams = _own_pairs(said, _compact(question))
+    if not markers:
         return sentence
+    if len(grams) < 3:
+        return _recite_named(sentence, said, markers, passages, lang, question)
     short = len(grams) < 8
 
     def cover(passage: Passage) -> float:
@@ -377,6 +382,41 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
     if covers[best.n] < 0.9:
         return sentence
     return add_marker(re.sub(r"[ \t]*\[\d+\]", "", sentence), best.n, lang)
+
+
+def _own_pairs(said: str, question: str) -> set[str]:
+    """The pairs of characters of an answer's words, holding Chinese, that neither are the question's pairs nor
+    share a character with where the answer restates them."""
+    asked = _bigrams(question)
+    restated = {i + k for i in range(len(said) - 1) if said[i : i + 2] in asked for k in (0, 1)}
+    return {said[i : i + 2] for i in range(len(said) - 1) if not {i, i + 1} & restated and has_chinese(said[i : i + 2])}
+
+
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+\-]*")
+
+
+def _recite_named(
+    sentence: str, said: str, markers: set[int], passages: Sequence[Passage], lang: Lang, question: str
+) -> str:
+    """_recite_copied for a short Chinese answer: its Latin names and codes ("Q2", "ASIC") that the question does not
+    hold, none in a cited passage and all in another, cite that one."""
+    if lang != "zh":
+        return sentence  # an English answer is all Latin words
+    asked = question.lower()
+    names = {n.lower() for n in _LATIN_NAME.findall(said) if n.lower() not in asked}
+    if not names:
+        return sentence
+
+    def holds(passage: Passage) -> bool:
+        text = passage.hit.chunk.text.lower()
+        return all(n in text for n in names)
+
+    if any(holds(p) for p in passages if p.n in markers):
+        return sentence
+    holder = next((p for p in passages if holds(p)), None)
+    if holder is None:
+        return sentence
+    return add_marker(re.sub(r"[ \t]*\[\d+\]", "", sentence), holder.n, lang)
 
 
 def _compact(text: str) -> str:

@@ -453,6 +453,16 @@ def annotate_english(text: str) -> str:
     return _ZH_DATE.sub(gloss, text)
 
 
+# The English readings annotate_english and the glossary put after Chinese terms: ASCII brackets, no Chinese inside.
+_GLOSS = re.compile(r"[ \t]*\((?=[^()]*[A-Za-z0-9])[^()\u3000-\u9fff\uff00-\uffef]*\)")
+
+
+def strip_glosses(text: str) -> str:
+    """A Chinese text without the English readings copied after its terms: "流片 (tape-out)周期" -> "流片周期",
+    "近850亿元 (85 billion yuan)" -> "近850亿元"."""
+    return _GLOSS.sub("", text)
+
+
 def english_dates(text: str) -> str:
     """Chinese dates left in an English text in English: "2021年9月" -> "September 2021", "2024年" -> "2024"."""
     return _ZH_DATE.sub(lambda m: _english_date(m) or m.group("y"), text)

@@ -42,7 +42,7 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
-from bluebot.numbers import asks_two_things
+from bluebot.numbers import asks_two_things, strip_glosses
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -394,7 +394,9 @@ class Bot:
         # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
         # The English answer cites the passages the Chinese one cited, under the numbers the model saw.
         number = {p.hit.chunk.id: p.n for p in passages}
-        text = re.sub(r"\s*\[\d+\]", "", zh.text).strip()
+        # Its copies of the passages' English readings go too: glossed again, "流片 (tape-out)" came back as
+        # "tape-out (tape-out)".
+        text = strip_glosses(re.sub(r"\s*\[\d+\]", "", zh.text)).strip()
         parts: list[str] = []
         for delta in translate_answer(text, llm, glossary, question):
             parts.append(delta)
