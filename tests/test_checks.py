@@ -87,6 +87,11 @@ def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came
     asic = "劣势 | 研发、流片周期较长；灵活性较低"
     checked = check_answer("ASIC的劣势：研发、流片 (tape-out)周期较长；灵活性较低[1]。", "zh", passages(CHIPS, asic))
     assert [c.chunk.text for c in checked.citations] == [asic]
+    # in a short answer the question's generic words are the answer's: found whole, it is re-cited
+    kinds = "划分依据 | AI芯片细分市场分类\n按处理类型 | 训练芯片、推理芯片"
+    question = "按处理类型划分，AI芯片可以分成哪几类？"
+    checked = check_answer("训练芯片、推理芯片[1]。", "zh", passages(CHIPS, kinds), question=question)
+    assert [c.chunk.text for c in checked.citations] == [kinds]
     # too short for pairs: a Latin code the question lacks, in no cited passage, cites the passage holding it
     quarters = "除2024Q2外，其他三个季度的AI领域披露投资金额均超过200亿元。"
     question = "2024年哪个季度的AI领域披露投资金额没有超过200亿元？"

@@ -364,16 +364,18 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
     markers = {int(n) for n in _MARKER.findall(sentence)}
     # "FPGA的劣势：" restates the question; "(tape-out)" is the prompt's reading of 流片, not the report's text
     said = _compact(re.split(r"[：:]", strip_glosses(strip_markers(sentence)))[-1])
-    grams = _own_pairs(said, _compact(question))
+    asked = _compact(question)
+    grams = {g for g in _bigrams(said) if has_chinese(g)} - _bigrams(asked)
     if not markers:
         return sentence
     if len(grams) < 3:
         return _recite_named(sentence, said, markers, passages, lang, question)
     short = len(grams) < 8
+    own = _own_pairs(said, asked) or grams
 
     def cover(passage: Passage) -> float:
         text = _compact(passage.hit.chunk.text)
-        return 1.0 if said in text else 0.0 if short else len(grams & _bigrams(text)) / len(grams)
+        return 1.0 if said in text else 0.0 if short else len(own & _bigrams(text)) / len(own)
 
     covers = {p.n: cover(p) for p in passages}
     if any(covers.get(n, 0.0) >= 0.6 for n in markers):
@@ -386,7 +388,8 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
 
 def _own_pairs(said: str, question: str) -> set[str]:
     """The pairs of characters of an answer's words, holding Chinese, that neither are the question's pairs nor
-    share a character with where the answer restates them."""
+    share a character with where the answer restates them. Only to measure a long sentence: in a short one the
+    question's generic words are the answer's ("训练芯片、推理芯片" for "AI芯片可以分成哪几类")."""
     asked = _bigrams(question)
     restated = {i + k for i in range(len(said) - 1) if said[i : i + 2] in asked for k in (0, 1)}
     return {said[i : i + 2] for i in range(len(said) - 1) if not {i, i + 1} & restated and has_chinese(said[i : i + 2])}
