@@ -137,8 +137,12 @@ def test_an_answer_whose_every_figure_is_invented_is_declined() -> None:
 def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None:
     checked = check_answer("深圳有54家AI企业[1]。", "zh", passages(HANGZHOU), question="深圳有多少家AI企业？")
     assert checked.refused and checked.text == REFUSAL["zh"] and "深圳" in checked.note
-    checked = check_answer("In 2023, about 85 billion yuan [1].", "en", passages(TOTAL),
-                           question="How much was invested in China's AI sector in 2023?")
+    checked = check_answer(
+        "In 2023, about 85 billion yuan [1].",
+        "en",
+        passages(TOTAL),
+        question="How much was invested in China's AI sector in 2023?",
+    )
     assert checked.refused and checked.text == REFUSAL["en"] and "2023" in checked.note
     # chunks overlap: a figure cited from the chunk without the year is backed by the chunk with it
     forecast = "预计超 8,000 亿美元"
@@ -146,8 +150,12 @@ def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None
     question = "到2028年，全球AI IT总投资预计会达到什么量级？"
     checked = check_answer("预计超8,000亿美元[1]。", "zh", chunks, question=question)
     assert not checked.refused and checked.text == "预计超8,000亿美元[1]。"
-    checked = check_answer("54 companies in Hangzhou got funding [1].", "en", passages(HANGZHOU),
-                           question="How many AI companies in Hangzhou got funding in 2024?")
+    checked = check_answer(
+        "54 companies in Hangzhou got funding [1].",
+        "en",
+        passages(HANGZHOU),
+        question="How many AI companies in Hangzhou got funding in 2024?",
+    )
     assert not checked.refused and checked.citations
 
 
@@ -185,16 +193,18 @@ def test_an_average_must_be_one_the_report_gives() -> None:
     assert not checked.refused and checked.citations
     # a question that asks for no average is not held to one ("mean" is a verb too)
     for question in ("How many Hangzhou companies raised over 100 million yuan?", "What does 14 mean for Hangzhou?"):
-        checked = check_answer("14 companies raised over 100 million yuan [1].", "en", passages(HANGZHOU),
-                               question=question)
+        checked = check_answer(
+            "14 companies raised over 100 million yuan [1].", "en", passages(HANGZHOU), question=question
+        )
         assert not checked.refused
 
 
 def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing_it() -> None:
     policy = "2019年6月，国家新一代人工智能治理专业委员会发布《新一代人工智能治理原则——发展负责任的人工智能》。"
     question = "2019年6月发布的人工智能治理文件叫什么？"
-    checked = check_answer("《新一代人工智能治理原则——发展负责任的人工智能》[1]", "zh", passages(TOTAL, policy),
-                           question=question)
+    checked = check_answer(
+        "《新一代人工智能治理原则——发展负责任的人工智能》[1]", "zh", passages(TOTAL, policy), question=question
+    )
     assert not checked.refused and checked.citations
 
 
@@ -228,8 +238,9 @@ def test_a_count_of_what_the_question_counts_stands() -> None:
 
 def test_plain_numbers_from_the_question_are_not_claims() -> None:
     question = "How much had Hangzhou's three 100-billion-yuan parent funds approved?"
-    checked = check_answer("The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL),
-                           question=question)
+    checked = check_answer(
+        "The three 100-billion-yuan funds approved 85 billion yuan [1].", "en", passages(TOTAL), question=question
+    )
     assert checked.ungrounded == [] and not checked.refused
 
 
@@ -238,8 +249,12 @@ def test_plain_numbers_from_the_question_are_not_claims() -> None:
 
 @pytest.mark.parametrize(
     ("reply", "lang"),
-    [("资料中未提及2023年的投资数据。", "zh"), ("报告中没有找到相关信息。", "zh"),
-     ("The passages do not mention 2023 figures [1].", "en"), ("The report does not say.", "en")],
+    [
+        ("资料中未提及2023年的投资数据。", "zh"),
+        ("报告中没有找到相关信息。", "zh"),
+        ("The passages do not mention 2023 figures [1].", "en"),
+        ("The report does not say.", "en"),
+    ],
 )
 def test_the_model_saying_the_passages_lack_it_is_a_refusal(reply: str, lang: str) -> None:
     checked = check_answer(reply, lang, passages(TOTAL))  # type: ignore[arg-type]
@@ -299,6 +314,33 @@ def test_an_english_answer_is_matched_to_chinese_passages_through_the_glossary_n
         "The Runmiao direct investment fund backs hard tech.", "en", passages(national, runmiao), glossary=glossary
     )
     assert [c.chunk.text for c in uncited.citations] == [runmiao]
+
+
+def test_an_uncited_english_sentence_without_a_figure_cites_the_passage_closest_in_meaning() -> None:
+    governance = "针对AI发展可能带来的风险，我国已逐步形成了治理体系。\n大数据杀熟、算法黑箱等问题受到关注。"
+    elements = "人工智能产业图谱架构 (AI发展四大核心要素: 算法、数据、算力、应用场景)"
+    glossary = Glossary({"大数据杀熟": "big data price discrimination"})
+    answer = "The four core elements of AI development are algorithm, data, compute and applications."
+    seen: list[str] = []
+
+    def relate(text: str, lines: list[str]) -> list[float]:  # stands in for the embedding model
+        seen.extend(lines)
+        return [0.9 if "四大核心要素" in line else 0.2 for line in lines]
+
+    ps = passages(governance, elements)
+    # Words alone: "AI" and "data" (big data) in the governance passage against "AI" alone in the other.
+    assert [c.chunk.text for c in check_answer(answer, "en", ps, glossary=glossary).citations] == [governance]
+    checked = check_answer(answer, "en", ps, glossary=glossary, relate=relate)
+    assert checked.text == answer[:-1] + " [1]." and [c.chunk.text for c in checked.citations] == [elements]
+    assert len(seen) == 3  # each passage's lines, read as the model saw them
+
+    def unused(text: str, lines: list[str]) -> list[float]:
+        raise AssertionError("a sentence sharing a figure or written in Chinese is traced by it, not by meaning")
+
+    figure = check_answer("There were 1,156 deals.", "en", passages(HANGZHOU, TOTAL), relate=unused)
+    assert [c.chunk.text for c in figure.citations] == [TOTAL]
+    chinese = check_answer("杭州获投的AI企业有54家。", "zh", passages(TOTAL, HANGZHOU), relate=unused)
+    assert [c.chunk.text for c in chinese.citations] == [HANGZHOU]
 
 
 def test_a_chinese_list_of_names_no_passage_holds_is_declined() -> None:

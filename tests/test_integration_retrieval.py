@@ -48,3 +48,16 @@ def test_right_passage_first(real_bot: Bot, question: str, expected: str) -> Non
 
 def test_reingest_with_unchanged_corpus_embeds_nothing(real_bot: Bot, tmp_path: Path) -> None:
     assert real_bot.ingest().skipped_reason
+
+
+def test_relate_finds_the_line_an_english_paraphrase_comes_from(real_bot: Bot) -> None:
+    lines = [
+        "针对AI发展可能带来的风险，我国已逐步形成了较为立体的治理与监管体系。",
+        "算法歧视和偏见、隐私泄露、大数据杀熟、人的主体性消解等算法伦理问题受到关注。",
+        "人工智能产业图谱架构 (AI发展四大核心要素: 算法、数据、算力、应用场景)",
+    ]
+    answer = "The four core elements of AI development are algorithm, data, compute and applications."
+    scores = real_bot.relate(answer, lines)
+    assert max(range(3), key=scores.__getitem__) == 2
+    # The lines' vectors are kept for the next answer, each under its own text.
+    assert real_bot.relate(answer, lines[::-1]) == pytest.approx(scores[::-1])

@@ -5,7 +5,7 @@ the language of the answer, and refusal on weak retrieval evidence."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -48,6 +48,10 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _EMPTY_LIST = re.compile(r"[:：]\s*(?:\[\d+\][\s,，、]*)*[.。]?\s*$")
 _REPEATED_GLOSS = re.compile(r"(?P<said>[\w.,%]+(?: [\w.,%]+){0,3}) \((?P=said)\)")
 _SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
+
+# How close a text is in meaning to each of several others (cosine similarities, the embedding model's): an English
+# answer and the Chinese report share no words to trace it by.
+Relate = Callable[[str, list[str]], list[float]]
 
 
 @dataclass
@@ -119,6 +123,25 @@ def _support(text: str, passage: Passage, glossary: Glossary | None = None) -> f
     return 3.0 * numbers + sum(token_weight(w) for w in words)
 
 
+def _closest(text: str, passages: Sequence[Passage], relate: Relate | None) -> Passage | None:
+    """The passage whose line is closest in meaning to an English text that shares no figure with any passage; None
+    when there is no relate or the text is Chinese or shares a figure (words and figures trace those). Shared words
+    alone mislead across languages: "the four core elements of AI development as algorithm, data, compute and
+    applications" shared "AI" and "data" (big data, in its English reading) with a passage on AI governance, and only
+    "AI" with the one listing 算法、数据、算力、应用场景."""
+    bare = strip_markers(text)
+    if relate is None or has_chinese(bare):
+        return None
+    claims = [a for a in find_amounts(bare) if not a.exempt]
+    if any(matches(c, s) for c in claims for p in passages for s in find_amounts(p.hit.chunk.text)):
+        return None
+    lines = [(p, line) for p in passages for line in p.text.splitlines() if len(line.strip()) > 3]
+    if not lines:
+        return None
+    scores = relate(bare, [line for _, line in lines])
+    return max(zip(scores, lines, strict=True), key=lambda s: (s[0], -s[1][0].n))[1][0]
+
+
 def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCES.findall(text) if s]
 
@@ -131,9 +154,11 @@ def check_answer(
     question: str = "",
     extractive: bool = False,
     glossary: Glossary | None = None,
+    relate: Relate | None = None,
 ) -> Checked:
     """Refusal, citations, numbers and language of a generated answer, fixed in code where possible. The glossary's
-    proper names tell whose figure the answer gives."""
+    proper names tell whose figure the answer gives; relate, where given, which passage an English sentence without
+    a figure or a marker paraphrases."""
     text = _normalise_markers(raw.strip())
     valid = {p.n for p in passages}
     by_n = {p.n: p for p in passages}
@@ -166,7 +191,7 @@ def check_answer(
             continue
         best = max(passages, key=lambda p: (_support(sentence, p, glossary), -p.n))
         if _support(sentence, best, glossary) >= 3.0:  # a shared figure, or more than one shared term
-            sentences[i] = add_marker(sentence, best.n, lang)
+            sentences[i] = add_marker(sentence, (_closest(sentence, passages, relate) or best).n, lang)
     text = "".join(sentences)
     if not extractive:
         text = "".join(_recite_copied(s, passages, lang, question) for s in _sentences(text))
@@ -190,7 +215,7 @@ def check_answer(
 
     if not cited:  # nothing cited at all: attach the passage that best supports the whole answer
         best = max(passages, key=lambda p: (_support(text, p, glossary), -p.n))
-        text = add_marker(text.rstrip(), best.n, lang)
+        text = add_marker(text.rstrip(), (_closest(text, passages, relate) or best).n, lang)
 
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)

@@ -119,6 +119,7 @@ class Bot:
         self._extractive = ExtractiveGenerator()
         self.evidence_floors = EVIDENCE_FLOORS.get(settings.embed_model)
         self._glossary: Glossary | None = None
+        self._documents: dict[str, list[float]] = {}  # embeddings of passage lines, for relate()
 
     @property
     def glossary(self) -> Glossary:
@@ -196,6 +197,16 @@ class Bot:
             len(report.documents), manifest.n_chunks, embedded, time.perf_counter() - start, report.errors
         )
 
+    def relate(self, text: str, others: list[str]) -> list[float]:
+        """Cosine similarity of text, embedded as a query, to each of others, embedded as documents."""
+        new = [t for t in dict.fromkeys(others) if t not in self._documents]
+        if len(self._documents) + len(new) > 4096:  # the passages' lines repeat from question to question
+            self._documents.clear()
+            new = list(dict.fromkeys(others))
+        self._documents.update(zip(new, self.embedder.embed_documents(new) if new else [], strict=True))
+        query = self.embedder.embed_query(text)
+        return [sum(a * b for a, b in zip(query, self._documents[t], strict=True)) for t in others]
+
     def search(self, question: str, k: int | None = None, lang: Lang | None = None) -> list[Hit]:
         question = prepare_question(question)
         return self.retriever.search(question, k or self.settings.k, lang or detect_lang(question))
@@ -259,7 +270,9 @@ class Bot:
                     for delta in llm.stream(answer_messages(standalone, lang, passages, self.glossary)):
                         parts.append(delta)
                         yield delta
-                    checked = check_answer("".join(parts), lang, passages, question=standalone, glossary=self.glossary)
+                    checked = check_answer(
+                        "".join(parts), lang, passages, question=standalone, glossary=self.glossary, relate=self.relate
+                    )
                 if read_in_chinese and not checked.wrong_language:
                     pass  # the Chinese reading was made, and the second reading below would repeat it
                 elif checked.refused and not checked.note and lang == "en":
