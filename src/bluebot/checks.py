@@ -125,7 +125,7 @@ def _support(text: str, passage: Passage, glossary: Glossary | None = None) -> f
 
 def _closest(text: str, passages: Sequence[Passage], relate: Relate | None) -> Passage | None:
     """The passage whose line is closest in meaning to an English text that shares no figure with any passage; None
-    when there is no relate or the text is Chinese or shares a figure (words and figures trace those). Shared words
+    when there is no relate or the text holds Chinese or shares a figure (words and figures trace those). Shared words
     alone mislead across languages: "the four core elements of AI development as algorithm, data, compute and
     applications" shared "AI" and "data" (big data, in its English reading) with a passage on AI governance, and only
     "AI" with the one listing 算法、数据、算力、应用场景."""
@@ -184,7 +184,9 @@ def check_answer(
         text, _ = repair_english(text, sources)
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
-    # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.)
+    # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.) Meaning decides only for
+    # English answers: a Chinese one is traced by the report's own words.
+    relate = relate if lang == "en" else None
     sentences = _sentences(text)
     for i, sentence in enumerate(sentences):
         if extractive or _MARKER.search(sentence) or not strip_markers(sentence).strip(" \n。.，,"):
