@@ -273,6 +273,9 @@ def test_an_answer_in_the_wrong_language_is_flagged() -> None:
     assert not check_answer("There were 1,156 deals [1].", "en", passages(TOTAL)).wrong_language
     assert not check_answer("1,156[1]", "zh", passages(TOTAL)).wrong_language  # a bare number has no language
     assert not check_answer("GPU、ASIC、FPGA、CPU、其他[1]", "zh", passages(CHIPS)).wrong_language
+    # A name answering a Chinese question is no English: "算法更新频繁...适合用哪种AI芯片？" is answered "FPGA".
+    assert not check_answer("FPGA[1]。", "zh", passages(CHIPS)).wrong_language
+    assert check_answer("FPGA is the one [1].", "zh", passages(CHIPS)).wrong_language
 
 
 def test_weak_evidence() -> None:

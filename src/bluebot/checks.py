@@ -90,12 +90,18 @@ def refusal(lang: Lang) -> Checked:
     return Checked(REFUSAL[lang], refused=True)
 
 
+# English prose: three words in a row ("There were 1,156 deals" has "There were"... and "deals"; a name such as
+# "NVIDIA H100" or "Zero2IPO PEdata" has two at most)
+_PROSE = re.compile(r"[A-Za-z]{2,}(?:[ \t]+[\d,.%]*[ \t]*[A-Za-z]+){2,}")
+
+
 def _wrong_language(text: str, lang: Lang) -> bool:
-    """A Chinese question needs some Chinese in its answer ("GPU、ASIC、FPGA、其他" is fine); an English question
-    needs an answer that is mostly English. Bare numbers ("1,156 [1]", "25%") suit both."""
+    """A Chinese question needs some Chinese in its answer unless the answer is a name or code of the report ("FPGA",
+    "GPU、ASIC、FPGA、其他"), not English prose; an English question needs an answer that is mostly English. Bare
+    numbers ("1,156 [1]", "25%") suit both."""
     text = strip_markers(text)
     if lang == "zh":
-        return not has_chinese(text) and re.search(r"[A-Za-z]{2,}", text) is not None
+        return not has_chinese(text) and _PROSE.search(text) is not None
     return detect_lang(text) == "zh"
 
 
