@@ -97,8 +97,9 @@ def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came
     question = "2024年哪个季度的AI领域披露投资金额没有超过200亿元？"
     checked = check_answer("2024年Q2[1]。", "zh", passages(TOTAL, quarters), question=question)
     assert [c.chunk.text for c in checked.citations] == [quarters]
+    # the cited passage holds it too, but the other one holds the question's words as well
     checked = check_answer("2024年Q2[2]。", "zh", passages(quarters, TOTAL + "Q2"), question=question)
-    assert [c.chunk.text for c in checked.citations] == [TOTAL + "Q2"]  # the cited passage holds it: kept
+    assert [c.chunk.text for c in checked.citations] == [quarters]
     # a cited passage that holds the text keeps its citation, though another holds it too
     checked = check_answer("神经拟态芯片[2]。", "zh", passages(HANGZHOU, neuro, CHIPS + "|神经拟态芯片"))
     assert [c.chunk.text for c in checked.citations] == [neuro]
@@ -344,6 +345,18 @@ def test_an_uncited_english_sentence_without_a_figure_cites_the_passage_closest_
     assert [c.chunk.text for c in figure.citations] == [TOTAL]
     chinese = check_answer("杭州获投的AI企业有54家。", "zh", passages(TOTAL, HANGZHOU), relate=unused)
     assert [c.chunk.text for c in chinese.citations] == [HANGZHOU]
+
+
+def test_a_short_answer_several_passages_hold_cites_the_one_sharing_the_question() -> None:
+    trends = "AI芯片技术趋势：ASIC市场高速增长，FPGA芯片与GPU高端芯片是重点发展方向。"
+    scenarios = CHIPS + "\n应用场景 | 大规模并行计算 | 算法更新频繁、市场规模小的专用场景"
+    question = "算法更新频繁、市场规模小的专用场景，适合用哪种AI芯片？"
+    checked = check_answer("FPGA[1]。", "zh", passages(trends, scenarios), question=question)
+    assert checked.text == "FPGA[1]。" and [c.chunk.text for c in checked.citations] == [scenarios]
+    # No holder shares more of the question than the cited one (芯片 alone): the model's choice stands.
+    for n, cited in ((1, trends), (2, CHIPS)):
+        checked = check_answer(f"FPGA[{n}]。", "zh", passages(trends, CHIPS), question="哪种芯片最好？")
+        assert [c.chunk.text for c in checked.citations] == [cited]
 
 
 def test_a_chinese_list_of_names_no_passage_holds_is_declined() -> None:

@@ -434,25 +434,27 @@ _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+\-]*")
 def _recite_named(
     sentence: str, said: str, markers: set[int], passages: Sequence[Passage], lang: Lang, question: str
 ) -> str:
-    """_recite_copied for a short Chinese answer: its Latin names and codes ("Q2", "ASIC") that the question does not
-    hold, none in a cited passage and all in another, cite that one."""
+    """_recite_copied for a short Chinese answer: its Latin names and codes ("Q2", "FPGA") that the question does not
+    hold cite the passage holding them all. Of several such passages, the one sharing the most of the question's
+    character pairs: "FPGA[2]" for the chip suited to "算法更新频繁、市场规模小的专用场景" cited a list of chip trends
+    naming FPGA, and the table row of application scenarios that says so holds "FPGA" too. The cited passage stays
+    when no other holder shares more."""
     if lang != "zh":
         return sentence  # an English answer is all Latin words
     asked = question.lower()
     names = {n.lower() for n in _LATIN_NAME.findall(said) if n.lower() not in asked}
-    if not names:
+    holders = [p for p in passages if names and all(n in p.hit.chunk.text.lower() for n in names)]
+    if not holders:
         return sentence
+    pairs = {g for g in _bigrams(_compact(question)) if has_chinese(g)}
 
-    def holds(passage: Passage) -> bool:
-        text = passage.hit.chunk.text.lower()
-        return all(n in text for n in names)
+    def shared(passage: Passage) -> int:
+        return len(pairs & _bigrams(_compact(passage.hit.chunk.text)))
 
-    if any(holds(p) for p in passages if p.n in markers):
+    best = max(holders, key=lambda p: (shared(p), -p.n))
+    if any(p.n in markers and shared(p) >= shared(best) for p in holders):
         return sentence
-    holder = next((p for p in passages if holds(p)), None)
-    if holder is None:
-        return sentence
-    return add_marker(re.sub(r"[ \t]*\[\d+\]", "", sentence), holder.n, lang)
+    return add_marker(re.sub(r"[ \t]*\[\d+\]", "", sentence), best.n, lang)
 
 
 def _compact(text: str) -> str:
