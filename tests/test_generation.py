@@ -527,3 +527,20 @@ def test_a_bare_figure_for_one_part_of_a_two_part_question_is_not_made_a_sentenc
     "".join(translate_answer("2023年7月", fake, question="When were the measures issued, and by whom?"))
     assert fake.calls[0] == [("system", fake.calls[0][0][1]), ("user", "July 2023")]
     assert fake.calls[0][0][1].startswith("Translate")
+
+
+def test_relate_scores_each_line_and_embeds_a_line_once(settings: Settings) -> None:
+    class Counting(HashingEmbedder):
+        embedded: list[str] = []
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            self.embedded.extend(texts)
+            return super().embed_documents(texts)
+
+    embedder = Counting()
+    bot = Bot(settings, embedder=embedder)
+    lines = ["杭州获投企业54家", "全国投资案例1,156起", "杭州获投企业54家"]
+    scores = bot.relate("全国投资案例1,156起", lines)
+    assert len(scores) == 3 and scores[1] == pytest.approx(1.0) and scores[0] == scores[2] < scores[1]
+    assert bot.relate("杭州获投企业54家", lines[::-1]) == pytest.approx([1.0, scores[0], 1.0])
+    assert embedder.embedded == ["杭州获投企业54家", "全国投资案例1,156起"]  # each line once, kept for the next answer

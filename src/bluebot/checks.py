@@ -90,8 +90,8 @@ def refusal(lang: Lang) -> Checked:
     return Checked(REFUSAL[lang], refused=True)
 
 
-# English prose: three words in a row ("There were 1,156 deals" has "There were"... and "deals"; a name such as
-# "NVIDIA H100" or "Zero2IPO PEdata" has two at most)
+# English prose: three Latin words in a row, figures allowed between them ("There were 1,156 deals"); a name such as
+# "NVIDIA H100" or "Zero2IPO PEdata" has two at most
 _PROSE = re.compile(r"[A-Za-z]{2,}(?:[ \t]+[\d,.%]*[ \t]*[A-Za-z]+){2,}")
 
 

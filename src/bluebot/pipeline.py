@@ -199,13 +199,16 @@ class Bot:
 
     def relate(self, text: str, others: list[str]) -> list[float]:
         """Cosine similarity of text, embedded as a query, to each of others, embedded as documents."""
-        new = [t for t in dict.fromkeys(others) if t not in self._documents]
-        if len(self._documents) + len(new) > 4096:  # the passages' lines repeat from question to question
-            self._documents.clear()
-            new = list(dict.fromkeys(others))
-        self._documents.update(zip(new, self.embedder.embed_documents(new) if new else [], strict=True))
+        # The passages' lines repeat from question to question, so their vectors are kept (a local copy: the app
+        # may answer two questions at once).
+        vectors = {t: self._documents[t] for t in others if t in self._documents}
+        if missing := [t for t in dict.fromkeys(others) if t not in vectors]:
+            vectors.update(zip(missing, self.embedder.embed_documents(missing), strict=True))
+            if len(self._documents) > 4096:
+                self._documents = {}
+            self._documents.update(vectors)
         query = self.embedder.embed_query(text)
-        return [sum(a * b for a, b in zip(query, self._documents[t], strict=True)) for t in others]
+        return [sum(a * b for a, b in zip(query, vectors[t], strict=True)) for t in others]
 
     def search(self, question: str, k: int | None = None, lang: Lang | None = None) -> list[Hit]:
         question = prepare_question(question)
