@@ -357,6 +357,17 @@ def test_a_short_answer_several_passages_hold_cites_the_one_sharing_the_question
     for n, cited in ((1, trends), (2, CHIPS)):
         checked = check_answer(f"FPGA[{n}]。", "zh", passages(trends, CHIPS), question="哪种芯片最好？")
         assert [c.chunk.text for c in checked.citations] == [cited]
+    # The Chinese reading of an English question: no pairs to share, the closest line in meaning decides.
+    english = "Which chip suits specialised scenarios whose algorithms change often and whose market is small?"
+
+    def relate(text: str, lines: list[str]) -> list[float]:  # stands in for the embedding model
+        assert text == english
+        return [0.8 if "算法更新频繁" in line else 0.3 for line in lines]
+
+    ps = passages(trends, scenarios)
+    assert check_answer("FPGA[1]。", "zh", ps, cited_for=english).citations[0].chunk.text == trends
+    checked = check_answer("FPGA[1]。", "zh", ps, relate=relate, cited_for=english)
+    assert [c.chunk.text for c in checked.citations] == [scenarios]
 
 
 def test_a_chinese_list_of_names_no_passage_holds_is_declined() -> None:

@@ -141,11 +141,18 @@ def _closest(text: str, passages: Sequence[Passage], relate: Relate | None) -> P
     claims = [a for a in find_amounts(bare) if not a.exempt]
     if any(matches(c, s) for c in claims for p in passages for s in find_amounts(p.hit.chunk.text)):
         return None
-    lines = [(p, line) for p in passages for line in p.text.splitlines() if len(line.strip()) > 3]
-    if not lines:
-        return None
-    scores = relate(bare, [line for _, line in lines])
-    return max(zip(scores, lines, strict=True), key=lambda s: (s[0], -s[1][0].n))[1][0]
+    closeness = _closeness(bare, passages, relate)
+    return max(passages, key=lambda p: (closeness[p.n], -p.n)) if closeness else None
+
+
+def _closeness(text: str, passages: Sequence[Passage], relate: Relate) -> dict[int, float]:
+    """For each passage number, how close in meaning to text its closest line is (lines as the model saw them);
+    passages without a line are left out."""
+    lines = [(p.n, line) for p in passages for line in p.text.splitlines() if len(line.strip()) > 3]
+    closeness: dict[int, float] = {}
+    for (n, _), score in zip(lines, relate(text, [line for _, line in lines]) if lines else [], strict=True):
+        closeness[n] = max(score, closeness.get(n, score))
+    return closeness
 
 
 def _sentences(text: str) -> list[str]:
@@ -161,10 +168,13 @@ def check_answer(
     extractive: bool = False,
     glossary: Glossary | None = None,
     relate: Relate | None = None,
+    cited_for: str = "",
 ) -> Checked:
     """Refusal, citations, numbers and language of a generated answer, fixed in code where possible. The glossary's
     proper names tell whose figure the answer gives; relate, where given, which passage an English sentence without
-    a figure or a marker paraphrases."""
+    a figure or a marker paraphrases, and which of several passages holding a short answer's name answers an English
+    question. cited_for is a question to trace citations by where its checks do not apply (the Chinese reading of
+    an English question)."""
     text = _normalise_markers(raw.strip())
     valid = {p.n for p in passages}
     by_n = {p.n: p for p in passages}
@@ -192,17 +202,18 @@ def check_answer(
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.
     # (Extracts are cited unit by unit already; a unit's inner sentences share its marker.) Meaning decides only for
     # English answers: a Chinese one is traced by the report's own words.
-    relate = relate if lang == "en" else None
+    paraphrase = relate if lang == "en" else None
     sentences = _sentences(text)
     for i, sentence in enumerate(sentences):
         if extractive or _MARKER.search(sentence) or not strip_markers(sentence).strip(" \n。.，,"):
             continue
         best = max(passages, key=lambda p: (_support(sentence, p, glossary), -p.n))
         if _support(sentence, best, glossary) >= 3.0:  # a shared figure, or more than one shared term
-            sentences[i] = add_marker(sentence, (_closest(sentence, passages, relate) or best).n, lang)
+            sentences[i] = add_marker(sentence, (_closest(sentence, passages, paraphrase) or best).n, lang)
     text = "".join(sentences)
     if not extractive:
-        text = "".join(_recite_copied(s, passages, lang, question) for s in _sentences(text))
+        asked = question or cited_for
+        text = "".join(_recite_copied(s, passages, lang, asked, relate) for s in _sentences(text))
 
     # A number found in a passage the sentence does not cite: cite that passage too. Last claim first, so the
     # markers added to later sentences do not move the offsets of earlier claims.
@@ -223,7 +234,7 @@ def check_answer(
 
     if not cited:  # nothing cited at all: attach the passage that best supports the whole answer
         best = max(passages, key=lambda p: (_support(text, p, glossary), -p.n))
-        text = add_marker(text.rstrip(), (_closest(text, passages, relate) or best).n, lang)
+        text = add_marker(text.rstrip(), (_closest(text, passages, paraphrase) or best).n, lang)
 
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)
@@ -385,7 +396,9 @@ def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:
     return re.sub(r"(?<=\S)[ \t]+(?=[.,;。，；]|$)|(?<= ) +", "", kept)
 
 
-def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, question: str = "") -> str:
+def _recite_copied(
+    sentence: str, passages: Sequence[Passage], lang: Lang, question: str = "", relate: Relate | None = None
+) -> str:
     """A sentence copied from one passage and cited to others cites the passage it was copied from. The model numbers
     passages wrongly: "神经拟态芯片[1]" with the table that says so in [3]; "2022年9月[2]" with the date in [1]
     alone. Copied means, for a sentence of fewer than 8 pairs of characters holding Chinese, found whole in the
@@ -402,7 +415,7 @@ def _recite_copied(sentence: str, passages: Sequence[Passage], lang: Lang, quest
     if not markers:
         return sentence
     if len(grams) < 3:
-        return _recite_named(sentence, said, markers, passages, lang, question)
+        return _recite_named(sentence, said, markers, passages, lang, question, relate)
     short = len(grams) < 8
     own = _own_pairs(said, asked) or grams
 
@@ -432,13 +445,20 @@ _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+\-]*")
 
 
 def _recite_named(
-    sentence: str, said: str, markers: set[int], passages: Sequence[Passage], lang: Lang, question: str
+    sentence: str,
+    said: str,
+    markers: set[int],
+    passages: Sequence[Passage],
+    lang: Lang,
+    question: str,
+    relate: Relate | None = None,
 ) -> str:
     """_recite_copied for a short Chinese answer: its Latin names and codes ("Q2", "FPGA") that the question does not
     hold cite the passage holding them all. Of several such passages, the one sharing the most of the question's
     character pairs: "FPGA[2]" for the chip suited to "算法更新频繁、市场规模小的专用场景" cited a list of chip trends
-    naming FPGA, and the table row of application scenarios that says so holds "FPGA" too. The cited passage stays
-    when no other holder shares more."""
+    naming FPGA, and the table row of application scenarios that says so holds "FPGA" too. An English question shares
+    no pairs with the report: there the holder whose line is closest to it in meaning, where relate is given. The
+    cited passage stays when no other holder shares more, or comes closer."""
     if lang != "zh":
         return sentence  # an English answer is all Latin words
     asked = question.lower()
@@ -448,8 +468,10 @@ def _recite_named(
         return sentence
     pairs = {g for g in _bigrams(_compact(question)) if has_chinese(g)}
 
-    def shared(passage: Passage) -> int:
-        return len(pairs & _bigrams(_compact(passage.hit.chunk.text)))
+    closeness = _closeness(question, holders, relate) if relate and not pairs and len(holders) > 1 else {}
+
+    def shared(passage: Passage) -> float:
+        return closeness.get(passage.n, len(pairs & _bigrams(_compact(passage.hit.chunk.text))))
 
     best = max(holders, key=lambda p: (shared(p), -p.n))
     if any(p.n in markers and shared(p) >= shared(best) for p in holders):

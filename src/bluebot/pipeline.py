@@ -341,9 +341,8 @@ class Bot:
         note = f"the sentences holding the answer's figures do not answer the question (doubt {doubt:.2f})"
         return Checked(REFUSAL[lang], refused=True, note=note)
 
-    @classmethod
     def _fuller_reading(
-        cls,
+        self,
         question: str,
         passages: list[Passage],
         llm: Generator,
@@ -354,14 +353,13 @@ class Bot:
         """An English answer that lacks part of what the question asks for ("how many deals ..., and what share"
         answered with two percentages; "when, and by whom" with a date), against the second reading: the one that
         lacks less, the first when neither does."""
-        second = cls._second_reading(question, passages, llm, glossary)
+        second = self._second_reading(question, passages, llm, glossary)
         if second is not None and missing_parts(question, second.text) < missing:
             return second
         return checked
 
-    @classmethod
     def _read_in_chinese(
-        cls,
+        self,
         question: str,
         passages: list[Passage],
         llm: Generator,
@@ -377,11 +375,10 @@ class Bot:
         ("performance per watt" to 性能功耗比). Streams the translation as it is generated."""
         messages = answer_messages(question, "zh", passages, glossary, english_terms=english_terms)
         raw = "".join(llm.stream(messages))
-        return (yield from cls._translating(raw, question, passages, llm, glossary))
+        return (yield from self._translating(raw, question, passages, llm, glossary))
 
-    @classmethod
     def _second_reading(
-        cls, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        self, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
         """An English question asked again with the Chinese prompt and the answer translated, when the model declined
         it or left out a kind of figure it asks for. The small local model reads the Chinese passages better in
@@ -390,21 +387,19 @@ class Bot:
         when the second reading declines too. The passages are the report's text alone here: with the English
         reading of their figures beside them, the Chinese answer copied the reading and left out the question's
         second part (measured on the English test set, tenth session)."""
-        return _result(cls._read_in_chinese(question, passages, llm, glossary))
+        return _result(self._read_in_chinese(question, passages, llm, glossary))
 
-    @classmethod
     def _translated(
-        cls, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        self, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> Checked | None:
         """A Chinese answer to an English question, checked as Chinese and translated; None when it is no answer."""
-        return _result(cls._translating(raw, question, passages, llm, glossary))
+        return _result(self._translating(raw, question, passages, llm, glossary))
 
-    @staticmethod
     def _translating(
-        raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
+        self, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
     ) -> collections.abc.Generator[str, None, Checked | None]:
         """_translated, yielding the translation as it is generated."""
-        zh = check_answer(raw, "zh", passages)
+        zh = check_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
         # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
