@@ -103,6 +103,12 @@ def test_text_copied_from_one_passage_and_cited_to_another_cites_the_one_it_came
     # a cited passage that holds the text keeps its citation, though another holds it too
     checked = check_answer("神经拟态芯片[2]。", "zh", passages(HANGZHOU, neuro, CHIPS + "|神经拟态芯片"))
     assert [c.chunk.text for c in checked.citations] == [neuro]
+    # a short answer joining a row's name to its cell: no passage holds it whole; its own words are the table's
+    aigc = "AI文生视频市场潜力巨大，目前处于初期发展阶段"
+    question = "在几种AI芯片技术路线中，哪一种目前仍处于研究测试阶段？"
+    reply = "神经拟态芯片目前仍处于研究测试阶段。[2]"
+    checked = check_answer(reply, "zh", passages(neuro, aigc), question=question)
+    assert [c.chunk.text for c in checked.citations] == [neuro]
     # a short answer no passage holds whole, or too short to tell, stays as cited
     for reply in ("拟态的芯片[1]。", "9月[1]。"):
         assert [c.chunk.text for c in check_answer(reply, "zh", ps).citations] == [HANGZHOU], reply

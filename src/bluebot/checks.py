@@ -402,11 +402,12 @@ def _recite_copied(
     """A sentence copied from one passage and cited to others cites the passage it was copied from. The model numbers
     passages wrongly: "神经拟态芯片[1]" with the table that says so in [3]; "2022年9月[2]" with the date in [1]
     alone. Copied means, for a sentence of fewer than 8 pairs of characters holding Chinese, found whole in the
-    passage; for a longer one, 9 in 10 of its pairs in the passage, against fewer than 6 in 10 in each passage it
-    cites; after a colon, what follows it. The words restating the question are left out, with the pairs that
-    straddle them: "在投资导向上都主要引导..." says nothing of where the answer came from but "主要引导...". Fewer than
-    three pairs left say too little to tell; then the Latin names and codes the question does not hold decide:
-    "2024年Q2[1]" cites the one passage holding "Q2" when the cited one does not."""
+    passage (when no passage does, and 3 or more pairs are its own, as for a longer one); for a longer one, 9 in 10 of
+    its own pairs in the passage, against fewer than 6 in 10 in each passage it cites; after a colon, what follows
+    it. The words restating the question are left out, with the pairs that straddle them: "在投资导向上都主要引导..."
+    says nothing of where the answer came from but "主要引导...". Fewer than three pairs left say too little to tell;
+    then the Latin names and codes the question does not hold decide: "2024年Q2[1]" cites the one passage holding
+    "Q2" when the cited one does not."""
     markers = {int(n) for n in _MARKER.findall(sentence)}
     # "FPGA的劣势：" restates the question; "(tape-out)" is the prompt's reading of 流片, not the report's text
     said = _compact(re.split(r"[：:]", strip_glosses(strip_markers(sentence)))[-1])
@@ -419,11 +420,17 @@ def _recite_copied(
     short = len(grams) < 8
     own = _own_pairs(said, asked) or grams
 
+    def pairs(passage: Passage) -> float:
+        return len(own & _bigrams(_compact(passage.hit.chunk.text))) / len(own)
+
     def cover(passage: Passage) -> float:
-        text = _compact(passage.hit.chunk.text)
-        return 1.0 if said in text else 0.0 if short else len(own & _bigrams(text)) / len(own)
+        return (1.0 if said in _compact(passage.hit.chunk.text) else 0.0) if short else pairs(passage)
 
     covers = {p.n: cover(p) for p in passages}
+    if short and not any(covers.values()) and len(_own_pairs(said, asked)) >= 3:
+        # A table's row name joined to a cell of its row ("神经拟态芯片目前仍处于研究测试阶段" for "哪一种目前仍处于
+        # 研究测试阶段"): no passage holds it whole; the pairs of its own words, not the question's, tell.
+        covers = {p.n: pairs(p) for p in passages}
     if any(covers.get(n, 0.0) >= 0.6 for n in markers):
         return sentence
     best = max(passages, key=lambda p: (covers[p.n], -p.n))
