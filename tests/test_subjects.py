@@ -70,6 +70,8 @@ def test_unmentioned_subjects() -> None:
         ("Which companies compete in AI chips?", "en", "NVIDIA, Intel and Cambricon compete.", False),
         ("Which companies compete in AI chips?", "en", "The report names Cambricon.", False),
         ("Which cities set up AI funds?", "en", "Funds were set up in 成都.", False),
+        # a verb left in Chinese names nothing: the answer gives a count, not the companies
+        ("Which companies has Zhejiang's fund invested in?", "en", "14 firms disclosed 融资 over 100 million.", True),
         ("2024年投资金额是多少？", "zh", "850亿元", False),  # no names asked
     ],
 )

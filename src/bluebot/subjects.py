@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from bluebot.glossary import Glossary
 from bluebot.numbers import Amount, find_amounts, matches
-from bluebot.text import has_chinese, jieba_module
+from bluebot.text import jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -72,6 +72,14 @@ def _is_place(word: str) -> bool:
         return True
     # a province or district only when jieba also tags the word a place: it knows 产业省 and 集中区 as well
     return posseg.dt.word_tag_tab.get(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
+
+
+def _common_word(run: str) -> bool:
+    """A run of Chinese that jieba knows as one verb, adjective or adverb (融资, 披露): no name."""
+    from jieba import posseg
+
+    jieba_module()
+    return posseg.dt.word_tag_tab.get(run, "n")[0] in "vad"
 
 
 def _places(text: str) -> list[str]:
@@ -150,8 +158,8 @@ def asks_who(question: str) -> bool:
 
 def names_new(question: str, answer: str) -> bool:
     """Whether an English answer names something the question does not: a capitalised name or acronym (Chinese in
-    an English answer is a name left untranslated: 成都)."""
-    if has_chinese(answer):
+    an English answer is a name left untranslated: 成都; not a verb or adjective: "a disclosure of 融资 scale")."""
+    if any(not _common_word(run) for run in re.findall(r"[\u4e00-\u9fff]+", answer)):
         return True
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
