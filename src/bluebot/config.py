@@ -13,8 +13,8 @@ DEFAULT_EMBED_MODEL = "google/embeddinggemma-300m"
 DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"
 BACKENDS = ("local", "openai", "extractive")
 
-# env var -> (field name, parser)
-_ENV: dict[str, tuple[str, type]] = {
+# env var -> (field name, parser); "flag" is 1/0, true/false, yes/no, on/off
+_ENV: dict[str, tuple[str, type | str]] = {
     "BLUEBOT_CORPUS_DIR": ("corpus_dir", Path),
     "BLUEBOT_INDEX_DIR": ("index_dir", Path),
     "BLUEBOT_MODELS_DIR": ("models_dir", Path),
@@ -28,7 +28,9 @@ _ENV: dict[str, tuple[str, type]] = {
     "BLUEBOT_LLM_BASE_URL": ("llm_base_url", str),
     "BLUEBOT_CHROMA_URL": ("chroma_url", str),
     "BLUEBOT_THREADS": ("threads", int),
+    "BLUEBOT_INT8_PREFILL": ("int8_prefill", "flag"),
 }
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _default_threads() -> int:
@@ -50,6 +52,7 @@ class Settings:
     llm_base_url: str = ""
     chroma_url: str = ""
     threads: int = field(default_factory=_default_threads)
+    int8_prefill: bool = True  # int8 products for the local model's prompt pass, on CPUs with int8 dot products
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50:
@@ -77,6 +80,12 @@ class Settings:
             raw = env.get(var, "").strip()
             if not raw:
                 continue
+            if parse == "flag":
+                if raw.lower() not in _FLAGS:
+                    raise ConfigError(f"{var}={raw!r} is not a valid flag: use 1 or 0")
+                values[name] = _FLAGS[raw.lower()]
+                continue
+            assert isinstance(parse, type)
             try:
                 values[name] = parse(raw)
             except ValueError:

@@ -375,6 +375,7 @@ class LocalGenerator:
         self.path = resolve_llm_model(settings)  # ModelError when the model is not prepared
         self.name = f"local:{settings.llm_model}"
         self.threads = settings.threads
+        self.int8_prefill = settings.int8_prefill
         self.max_new_tokens = max_new_tokens
         self.lookup_tokens = lookup_tokens
         self._model: Any = None
@@ -396,6 +397,11 @@ class LocalGenerator:
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
                 self._model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype).eval()
+                if self.int8_prefill and dtype == torch.bfloat16 and _cpu_flags() & INT8_FLAGS:
+                    from bluebot.int8 import quantize_decoder
+
+                    with torch.inference_mode():
+                        quantize_decoder(self._model)  # BENCHMARKS.md: a third off the prompt's pass
             except Exception as exc:  # noqa: BLE001 - a corrupt or partial folder fails in many ways; all mean "set up again"
                 raise ModelError(f"cannot load the answer model from {self.path}: {exc}; run `bluebot setup`") from None
 
@@ -518,13 +524,22 @@ def _lookup(sequence: list[int], count: int, longest: int = 3) -> list[int]:
     return []
 
 
-def _cpu_has_bf16() -> bool:
+INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # int8 dot products: torch._int_mm runs about 2x bf16
+
+
+def _cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read(20000)
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+        pass
+    return set()
+
+
+def _cpu_has_bf16() -> bool:
+    return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
 
 
 # ---------------------------------------------------------------- OpenAI-compatible endpoint
