@@ -121,6 +121,8 @@ def test_english_units_are_repaired_and_checked() -> None:
     dated = check_answer("In 2024年, China's AI sector drew 850亿元 [1].", "en", passages(TOTAL))
     assert dated.text == "In 2024, China's AI sector drew 85 billion yuan [1]."
     glossed = check_answer("It drew 850亿元 (85 billion yuan) in 2024年 (2024) [1].", "en", passages(TOTAL))
+    wide = check_answer("85 billion yuan （85 billion yuan） [1]。", "en", passages(TOTAL))
+    assert wide.text == "85 billion yuan [1]."  # Chinese brackets and full stop, in an English answer
     assert glossed.text == "It drew 85 billion yuan in 2024 [1]."
     # its own misreading, then the prompt's reading: the reading stays; other brackets are left alone
     misread = check_answer("It drew 8,500 billion yuan (85 billion yuan), 84.3% (87.8%) [1].", "en", passages(TOTAL))

@@ -46,6 +46,8 @@ _MARKERS = re.compile(
 _MARKER = re.compile(r"\[(\d+)\]")
 # "grouped into four areas: [1] [2] [3] [4]." - the model put markers where the list should be
 _EMPTY_LIST = re.compile(r"[:：]\s*(?:\[\d+\][\s,，、]*)*[.。]?\s*$")
+_ASCII = {"（": " (", "）": ")", "，": ", ", "。": ". ", "；": "; ", "：": ": "}
+_FULL_WIDTH = re.compile("|".join(_ASCII))
 _REPEATED_GLOSS = re.compile(r"(?P<said>[\w.,%]+(?: [\w.,%]+){0,3}) \((?P=said)\)")
 _SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
 
@@ -194,8 +196,11 @@ def check_answer(
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
         # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
+        # Chinese punctuation goes first: "25.9 billion US dollars （25.9 billion US dollars）。" is a repeat too.
         sources = [p.hit.chunk.text for p in passages]
+        text = _FULL_WIDTH.sub(lambda m: _ASCII[m.group(0)], text)
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
+        text = re.sub(r"[ \t]+(?=[).,;:]|$)", "", text)
         text = _REPEATED_GLOSS.sub(r"\g<said>", keep_gloss(text, sources))
         text, _ = repair_english(text, sources)
 
