@@ -227,9 +227,11 @@ def test_annotate_english() -> None:
 def test_glosses_copied_into_a_chinese_answer_are_stripped() -> None:
     glossed = annotate_english("披露总投资金额近 850 亿元，2021年9月发布") + "，流片 (tape-out)周期较长"
     assert strip_glosses(glossed) == "披露总投资金额近 850 亿元，2021年9月发布，流片周期较长"
-    # Chinese in brackets, full-width brackets and brackets without a letter or digit stay
-    kept = "人工智能（AI）产业 (含芯片)，占比( )"
+    # Chinese in brackets, a term in full-width brackets and brackets without a letter or digit stay
+    kept = "人工智能（AI）产业 (含芯片)，占比( )，（AI大模型）"
     assert strip_glosses(kept) == kept
+    # a reading copied into full-width brackets goes
+    assert strip_glosses("预计将达259亿美元（25.9 billion US dollars）[4]。") == "预计将达259亿美元[4]。"
 
 
 def test_chinese_dates_in_english_text() -> None:

@@ -454,12 +454,17 @@ def annotate_english(text: str) -> str:
 
 
 # The English readings annotate_english and the glossary put after Chinese terms: ASCII brackets, no Chinese inside.
-_GLOSS = re.compile(r"[ \t]*\((?=[^()]*[A-Za-z0-9])[^()\u3000-\u9fff\uff00-\uffef]*\)")
+# In full-width brackets the report's own Latin stays ("人工智能（AI）"); the model copies a gloss into them as well,
+# "259亿美元（25.9 billion US dollars）": words with a space between them are a reading.
+_GLOSS = re.compile(
+    r"[ \t]*(?:\((?=[^()]*[A-Za-z0-9])[^()\u3000-\u9fff\uff00-\uffef]*\)"
+    r"|（(?=[^（）]*[A-Za-z0-9][^（）]* )[^\u3000-\u9fff\uff00-\uffef]*）)"
+)
 
 
 def strip_glosses(text: str) -> str:
     """A Chinese text without the English readings copied after its terms: "流片 (tape-out)周期" -> "流片周期",
-    "近850亿元 (85 billion yuan)" -> "近850亿元"."""
+    "近850亿元 (85 billion yuan)" -> "近850亿元", "259亿美元（25.9 billion US dollars）" -> "259亿美元"."""
     return _GLOSS.sub("", text)
 
 
