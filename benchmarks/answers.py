@@ -1,6 +1,7 @@
 """Answer latency on this machine: time to the first streamed token and to the checked answer, p50/p95.
 
     .venv/bin/python benchmarks/answers.py [--backend local] [--per-lang 6] [--sets eval/*.jsonl]
+        [--ab-prompt-lookup | --ab-int8]
 
 Takes every n-th answerable question of each test set (no follow-ups, so every answer is one generation),
 after one warm-up question that loads the models; model load is reported apart. Uses the index of the
@@ -13,10 +14,12 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bluebot.config import Settings
 from bluebot.evaluation import answer_correct, cites_evidence, load_cases
+from bluebot.generation import LocalGenerator
 from bluebot.pipeline import Bot
 from bluebot.types import Answer, EvalCase
 
@@ -53,6 +56,11 @@ def main() -> None:
         action="store_true",
         help="answer each question with and without prompt-lookup decoding, alternating which goes first",
     )
+    parser.add_argument(
+        "--ab-int8",
+        action="store_true",
+        help="answer each question with the prompt's pass in int8 and in bf16, alternating which goes first",
+    )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
@@ -65,6 +73,9 @@ def main() -> None:
 
     if args.ab_prompt_lookup:
         ab_prompt_lookup(bot, cases, args.backend)
+        return
+    if args.ab_int8:
+        ab_int8(bot, cases, args.backend)
         return
     firsts: list[float] = []
     totals: list[float] = []
@@ -80,27 +91,60 @@ def main() -> None:
         print(f"{label:<12} p50 {percentile(values, 0.5):5.2f} s   p95 {percentile(values, 0.95):5.2f} s")
 
 
-def ab_prompt_lookup(bot: Bot, cases: list[EvalCase], backend: str) -> None:
-    """Interleaved A/B of prompt-lookup decoding: the machine's speed drifts, so both arms see the same moments."""
-    from bluebot.generation import LocalGenerator
-
-    generator = bot.generator(backend)
-    if not isinstance(generator, LocalGenerator):
-        raise SystemExit(f"--ab-prompt-lookup needs the local backend, not {backend}")
-    tokens = generator.lookup_tokens
-    arms: dict[int, tuple[list[float], list[float]]] = {0: ([], []), tokens: ([], [])}
+def interleaved(bot: Bot, cases: list[EvalCase], backend: str, arms: dict[str, Callable[[], None]]) -> None:
+    """Interleaved A/B: each question answered in both arms, alternating which goes first, so that both arms see the
+    same moments of a machine whose speed drifts. Each arm's callable switches the generator to it."""
+    results: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in arms}
+    labels = list(arms)
     for i, case in enumerate(cases):
-        for arm in (tokens, 0) if i % 2 == 0 else (0, tokens):
-            generator.lookup_tokens = arm
+        for label in labels if i % 2 == 0 else labels[::-1]:
+            arms[label]()
             first, total, answer = timed(bot, case, backend)
-            arms[arm][0].append(first)
-            arms[arm][1].append(total)
-            print(f"{case.id} lookup={arm}: first {first:4.1f} s, total {total:4.1f} s: {answer.text[:70]!r}")
-    generator.lookup_tokens = tokens
-    for arm, (firsts, totals) in arms.items():
-        label = f"prompt lookup, {arm} tokens" if arm else "plain greedy"
+            results[label][0].append(first)
+            results[label][1].append(total)
+            print(f"{case.id} {label}: first {first:4.1f} s, total {total:4.1f} s: {answer.text[:70]!r}")
+    arms[labels[0]]()
+    for label, (firsts, totals) in results.items():
         print(f"{label:<26} first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s   "
               f"full answer p50 {percentile(totals, 0.5):5.2f} s p95 {percentile(totals, 0.95):5.2f} s")
+
+
+def local_generator(bot: Bot, backend: str, flag: str) -> LocalGenerator:
+    generator = bot.generator(backend)
+    if not isinstance(generator, LocalGenerator):
+        raise SystemExit(f"{flag} needs the local backend, not {backend}")
+    return generator
+
+
+def ab_prompt_lookup(bot: Bot, cases: list[EvalCase], backend: str) -> None:
+    """Prompt-lookup decoding against plain greedy decoding."""
+    generator = local_generator(bot, backend, "--ab-prompt-lookup")
+    tokens = generator.lookup_tokens
+
+    def lookup(n: int) -> Callable[[], None]:
+        return lambda: setattr(generator, "lookup_tokens", n)
+
+    interleaved(bot, cases, backend, {f"prompt lookup, {tokens} tokens": lookup(tokens), "plain greedy": lookup(0)})
+
+
+def ab_int8(bot: Bot, cases: list[EvalCase], backend: str) -> None:
+    """The prompt's pass in int8 against bf16 throughout, on the same loaded model: int8 layers are switched off by
+    raising the number of tokens they start at."""
+    from bluebot.int8 import MIN_TOKENS, Int8PrefillLinear
+
+    model = local_generator(bot, backend, "--ab-int8")._model
+    layers = [m for m in model.modules() if isinstance(m, Int8PrefillLinear)]
+    if not layers:
+        raise SystemExit("--ab-int8: the model has no int8 layers (BLUEBOT_INT8_PREFILL=0, or the CPU lacks VNNI)")
+
+    def start_at(n: int) -> Callable[[], None]:
+        def switch() -> None:
+            for layer in layers:
+                layer.min_tokens = n
+
+        return switch
+
+    interleaved(bot, cases, backend, {"int8 prompt pass": start_at(MIN_TOKENS), "bf16 throughout": start_at(1 << 30)})
 
 
 if __name__ == "__main__":
