@@ -26,24 +26,24 @@ def test_rows_are_quantized_each_with_its_own_scale() -> None:
     assert torch.equal(quantize_rows(torch.zeros(2, 8))[0], torch.zeros(2, 8, dtype=torch.int8))
 
 
-def test_long_inputs_run_in_int8_close_to_the_bf16_result() -> None:
+def _outputs(bias: bool, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bf16 linear layer's output and its Int8PrefillLinear's (int8 from 16 tokens) for the same input."""
     torch.manual_seed(0)
-    linear = nn.Linear(256, 96, bias=True).to(torch.bfloat16)
+    linear = nn.Linear(256, 96, bias=bias).to(torch.bfloat16)
     layer = Int8PrefillLinear(linear, min_tokens=16)
-    x = torch.randn(1, 40, 256, dtype=torch.bfloat16)
+    x = torch.randn(1, tokens, 256, dtype=torch.bfloat16)
     with torch.inference_mode():
-        out, reference = layer(x), linear(x)
+        return layer(x), linear(x)
+
+
+def test_long_inputs_run_in_int8_close_to_the_bf16_result() -> None:
+    out, reference = _outputs(bias=True, tokens=40)
     assert out.shape == (1, 40, 96) and out.dtype == torch.bfloat16
     assert 0 < _relative_error(out, reference) < 0.02  # not the bf16 product itself, but within 2% of it
 
 
 def test_short_inputs_run_in_the_original_dtype_unchanged() -> None:
-    torch.manual_seed(0)
-    linear = nn.Linear(256, 96, bias=False).to(torch.bfloat16)
-    layer = Int8PrefillLinear(linear, min_tokens=16)
-    x = torch.randn(1, 15, 256, dtype=torch.bfloat16)
-    with torch.inference_mode():
-        assert torch.equal(layer(x), linear(x))
+    assert torch.equal(*_outputs(bias=False, tokens=15))
 
 
 def test_a_decoder_gets_int8_linear_layers_and_keeps_its_greedy_choices() -> None:
