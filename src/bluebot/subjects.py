@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from bluebot.glossary import Glossary
 from bluebot.numbers import Amount, find_amounts, matches
-from bluebot.text import jieba_module
+from bluebot.text import CJK_RUN, jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -64,22 +64,25 @@ def _reads_as_pinyin_name(word: str) -> bool:
     return pinyin_syllables(word) >= 2 and not re.search(r"[^aeiouv]e$", word.lower())
 
 
-def _is_place(word: str) -> bool:
+def _tag(word: str) -> str | None:
+    """jieba's part-of-speech tag for a word of its dictionary ("ns" a place, "v" a verb), None for an unknown one."""
     from jieba import posseg
 
+    jieba_module()  # loaded with the project's dictionary
+    return posseg.dt.word_tag_tab.get(word)
+
+
+def _is_place(word: str) -> bool:
     freq = jieba_module().dt.FREQ
     if freq.get(word + "市", 0) > 0:  # 深圳市, 合肥市 (jieba tags 合肥 a noun)
         return True
     # a province or district only when jieba also tags the word a place: it knows 产业省 and 集中区 as well
-    return posseg.dt.word_tag_tab.get(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
+    return _tag(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
 
 
 def _common_word(run: str) -> bool:
     """A run of Chinese that jieba knows as one verb, adjective or adverb (融资, 披露): no name."""
-    from jieba import posseg
-
-    jieba_module()
-    return posseg.dt.word_tag_tab.get(run, "n")[0] in "vad"
+    return (_tag(run) or "n")[0] in "vad"
 
 
 def _places(text: str) -> list[str]:
@@ -159,7 +162,7 @@ def asks_who(question: str) -> bool:
 def names_new(question: str, answer: str) -> bool:
     """Whether an English answer names something the question does not: a capitalised name or acronym (Chinese in
     an English answer is a name left untranslated: 成都; not a verb or adjective: "a disclosure of 融资 scale")."""
-    if any(not _common_word(run) for run in re.findall(r"[\u4e00-\u9fff]+", answer)):
+    if any(not _common_word(run) for run in CJK_RUN.findall(answer)):
         return True
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
     for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
