@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Validate the hand-checked test sets eval/report_zh.jsonl and eval/report_en.jsonl.
+"""Validate the hand-checked question sets: the dev split (eval/report_zh.jsonl, eval/report_en.jsonl)
+and the locked test split (eval/test_zh.jsonl, eval/test_en.jsonl), which nobody tunes on.
 
-Checks (see /work/shared/EVAL_FORMAT.md for the format):
+Checks (see /work/shared/EVAL_FORMAT.md for the format), for both splits:
   - every line is a JSON object with the required fields and types; ids unique across files;
     lang is "zh"/"en" and matches the file; history only on follow-ups, well formed;
   - answerable cases have keywords and evidence; unanswerable ones have neither;
@@ -9,7 +10,9 @@ Checks (see /work/shared/EVAL_FORMAT.md for the format):
   - every keyword is satisfied by the case's own reference answer and no forbid string occurs in it;
   - Chinese answerable cases: every keyword holding a digit has an alternative found in the report
     (skipped for English, where units are converted);
-  - minimum counts per language and category.
+  - minimum counts per language and category, and per language and in all, for each split;
+  - ids unique across all four files (dev ids zh-/en-, test ids tzh-/ten-);
+  - no test question repeats a dev question word for word (ignoring case, white space and punctuation).
 Prints a summary and exits non-zero on any problem. Standard library only.
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "corpus" / "2024-china-ai-industry-investment-blue-book.txt"
 FILES = {"zh": ROOT / "eval" / "report_zh.jsonl", "en": ROOT / "eval" / "report_en.jsonl"}
+TEST_FILES = {"zh": ROOT / "eval" / "test_zh.jsonl", "en": ROOT / "eval" / "test_en.jsonl"}
 
 REQUIRED = {
     "id": str, "question": str, "answer": str, "keywords": list, "forbid": list,
@@ -34,6 +38,17 @@ MINIMUMS = {  # per language
     "multi-hop": 4, "follow-up": 4, "unanswerable": 11,
 }
 MIN_TOTAL = 130
+TEST_MINIMUMS = {  # per language, for the locked test split
+    "number": 9, "table": 4, "list": 3, "policy/date": 3,
+    "multi-hop": 3, "follow-up": 3, "fact": 2, "unanswerable": 7,
+}
+TEST_MIN_PER_LANG = 32
+TEST_MIN_TOTAL = 64
+
+SPLITS = [  # name, files, id prefix per language, minimums per language, minimum per language, minimum in all
+    ("dev", FILES, {"zh": "zh-", "en": "en-"}, MINIMUMS, 0, MIN_TOTAL),
+    ("test", TEST_FILES, {"zh": "tzh-", "en": "ten-"}, TEST_MINIMUMS, TEST_MIN_PER_LANG, TEST_MIN_TOTAL),
+]
 CJK = re.compile(r"[\u3400-\u9fff]")
 BARE_NUMBER = re.compile(r"^\d[\d,]*(\.\d+)?$")
 WS = re.compile(r"\s+")
@@ -58,7 +73,13 @@ def keyword_matches(keyword: str, text: str) -> bool:
     return any(alt_matches(a, text) for a in keyword.split("|") if a.strip())
 
 
-def check_case(obj, where: str, lang: str, report_sq: str, report_raw: str, problems: list[str]) -> None:
+def question_key(text: str) -> str:
+    """A question reduced to its letters and digits, lower case: for spotting repeated questions."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def check_case(obj, where: str, lang: str, report_sq: str, report_raw: str, problems: list[str],
+               prefix: str | None = None) -> None:
     def bad(msg: str) -> None:
         problems.append(f"{where}: {msg}")
 
@@ -94,8 +115,9 @@ def check_case(obj, where: str, lang: str, report_sq: str, report_raw: str, prob
         bad(f"lang {obj['lang']!r} is not zh/en")
     elif obj["lang"] != lang:
         bad(f"lang {obj['lang']!r} in the {lang} file")
-    if not obj["id"].startswith(f"{lang}-"):
-        bad(f"id {obj['id']!r} should start with {lang}-")
+    prefix = prefix or f"{lang}-"
+    if not obj["id"].startswith(prefix):
+        bad(f"id {obj['id']!r} should start with {prefix}")
     has_cjk = bool(CJK.search(obj["question"]))
     if lang == "zh" and not has_cjk:
         bad("Chinese question without Chinese characters")
@@ -153,15 +175,14 @@ def check_case(obj, where: str, lang: str, report_sq: str, report_raw: str, prob
             bad(f"reference answer contains forbidden text {fb!r}")
 
 
-def main() -> int:
-    problems: list[str] = []
-    report_raw = REPORT.read_text(encoding="utf-8")
-    report_sq = squash(report_raw)
-    seen_ids: dict[str, str] = {}
+def check_split(name, files, prefixes, minimums, min_per_lang, min_total, report_sq, report_raw,
+                seen_ids, problems) -> dict[str, set[str]]:
+    """Check one split's files; print its summary; return its question keys per language."""
     counts: Counter[tuple[str, str]] = Counter()
     totals: Counter[str] = Counter()
+    questions: dict[str, set[str]] = {lang: set() for lang in files}
 
-    for lang, path in FILES.items():
+    for lang, path in files.items():
         if not path.exists():
             problems.append(f"{path}: missing")
             continue
@@ -174,7 +195,7 @@ def main() -> int:
             except json.JSONDecodeError as exc:
                 problems.append(f"{where}: malformed JSON ({exc})")
                 continue
-            check_case(obj, where, lang, report_sq, report_raw, problems)
+            check_case(obj, where, lang, report_sq, report_raw, problems, prefixes[lang])
             if isinstance(obj, dict):
                 cid = obj.get("id")
                 if isinstance(cid, str):
@@ -182,30 +203,55 @@ def main() -> int:
                         problems.append(f"{where}: duplicate id {cid!r} (first in {seen_ids[cid]})")
                     else:
                         seen_ids[cid] = where
+                if isinstance(obj.get("question"), str):
+                    questions[lang].add(question_key(obj["question"]))
                 counts[(lang, str(obj.get("category")))] += 1
                 totals[lang] += 1
 
-    for lang in FILES:
-        for cat, minimum in MINIMUMS.items():
+    for lang in files:
+        for cat, minimum in minimums.items():
             if counts[(lang, cat)] < minimum:
-                problems.append(f"{lang}: only {counts[(lang, cat)]} {cat!r} cases, need >= {minimum}")
+                problems.append(f"{name} {lang}: only {counts[(lang, cat)]} {cat!r} cases, need >= {minimum}")
+        if totals[lang] < min_per_lang:
+            problems.append(f"{name} {lang}: only {totals[lang]} cases, need >= {min_per_lang}")
     total = sum(totals.values())
-    if total < MIN_TOTAL:
-        problems.append(f"only {total} cases in total, need >= {MIN_TOTAL}")
+    if total < min_total:
+        problems.append(f"{name}: only {total} cases in total, need >= {min_total}")
 
-    order = list(MINIMUMS)
-    cats = sorted({c for _, c in counts}, key=lambda c: (c not in MINIMUMS, order.index(c) if c in MINIMUMS else 0, c))
-    print(f"{'category':<14}" + "".join(f"{lang:>6}" for lang in FILES) + f"{'all':>6}")
+    order = list(minimums)
+    cats = sorted({c for _, c in counts}, key=lambda c: (c not in minimums, order.index(c) if c in minimums else 0, c))
+    print(f"[{name}]")
+    print(f"{'category':<14}" + "".join(f"{lang:>6}" for lang in files) + f"{'all':>6}")
     for cat in cats:
-        row = [counts[(lang, cat)] for lang in FILES]
+        row = [counts[(lang, cat)] for lang in files]
         print(f"{cat:<14}" + "".join(f"{n:>6}" for n in row) + f"{sum(row):>6}")
-    print(f"{'total':<14}" + "".join(f"{totals[lang]:>6}" for lang in FILES) + f"{total:>6}")
+    print(f"{'total':<14}" + "".join(f"{totals[lang]:>6}" for lang in files) + f"{total:>6}")
+    print()
+    return questions
+
+
+def main() -> int:
+    problems: list[str] = []
+    report_raw = REPORT.read_text(encoding="utf-8")
+    report_sq = squash(report_raw)
+    seen_ids: dict[str, str] = {}  # across all four files
+    questions: dict[str, dict[str, set[str]]] = {}
+
+    for name, files, prefixes, minimums, min_per_lang, min_total in SPLITS:
+        questions[name] = check_split(name, files, prefixes, minimums, min_per_lang, min_total,
+                                      report_sq, report_raw, seen_ids, problems)
+
+    dev_questions = set().union(*questions["dev"].values())
+    for lang, keys in questions["test"].items():
+        for key in sorted(keys & dev_questions):
+            problems.append(f"test {lang}: a test question repeats a dev question: {key!r}")
+
     if problems:
-        print(f"\n{len(problems)} problem(s):")
+        print(f"{len(problems)} problem(s):")
         for p in problems:
             print("  " + p)
         return 1
-    print("\nOK: all checks passed")
+    print("OK: all checks passed")
     return 0
 
 
