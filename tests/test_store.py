@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from bluebot.config import Settings
 from bluebot.embedding import HashingEmbedder
 from bluebot.errors import IndexMismatchError, IndexMissingError
 from bluebot.pipeline import Bot
-from bluebot.store import current_build, open_index, read_manifest
+from bluebot.store import corpus_digest, current_build, open_index, read_manifest, stale_reason
 
 
 class ExplodingEmbedder(HashingEmbedder):
@@ -86,6 +87,35 @@ def test_new_and_deleted_files(settings: Settings, corpus_dir: Path) -> None:
 def test_changed_settings_make_the_index_stale(bot: Bot, settings: Settings) -> None:
     other = Bot(settings.with_(chunk_size=300, chunk_overlap=40), embedder=HashingEmbedder())
     assert "chunks of 200/40" in (other.stale_reason() or "")
+
+
+def test_another_store_makes_the_index_stale(bot: Bot, settings: Settings) -> None:
+    """Vectors in the embedded store are of no use to a Chroma server, and the other way round: ingest must build."""
+    m = read_manifest(settings.index_dir)
+    assert m is not None and m.chroma_url == ""  # the manifest records the store its vectors went to
+    url = "http://chroma-host:8000"
+    args = (m.embed_model, m.chunk_size, m.chunk_overlap, m.files)
+    assert corpus_digest(m.files) == m.corpus_digest and stale_reason(m, *args) is None
+    assert stale_reason(m, *args, chroma_url=url) == (
+        "index vectors live in the embedded store, settings ask for the Chroma server at http://chroma-host:8000"
+    )
+    on_server = replace(m, chroma_url=url)
+    assert stale_reason(on_server, *args, chroma_url=url) is None
+    assert stale_reason(on_server, *args) == (
+        "index vectors live in the Chroma server at http://chroma-host:8000, settings ask for the embedded store"
+    )
+    other = stale_reason(on_server, *args, chroma_url="http://other-host:8000")
+    assert other is not None and other.endswith("settings ask for the Chroma server at http://other-host:8000")
+    with pytest.raises(IndexMismatchError, match=r"in the embedded store, not the Chroma server.*or unset"):
+        open_index(settings.index_dir, m.embed_model, url)
+
+
+@pytest.mark.xfail(strict=True, reason="Bot.stale_reason does not pass settings.chroma_url to store.stale_reason yet")
+def test_bot_sees_a_change_of_store(bot: Bot, settings: Settings) -> None:
+    """Setting BLUEBOT_CHROMA_URL for an index built in the embedded store: ingest builds instead of saying
+    "the index is up to date" (the next search would refuse the index)."""
+    moved = Bot(settings.with_(chroma_url="http://chroma-host:8000"), embedder=HashingEmbedder())
+    assert "settings ask for the Chroma server at http://chroma-host:8000" in (moved.stale_reason() or "")
 
 
 def test_query_with_another_model_is_refused(bot: Bot, settings: Settings) -> None:

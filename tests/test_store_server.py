@@ -57,6 +57,20 @@ def test_index_from_one_store_is_not_read_from_another(settings: Settings, tmp_p
         Bot(settings.with_(chroma_url=url), embedder=HashingEmbedder()).search("投资")
 
 
+@pytest.mark.xfail(strict=True, reason="Bot.stale_reason does not pass settings.chroma_url to store.stale_reason yet")
+def test_moving_the_index_to_a_server_builds_it_there(settings: Settings, tmp_path: Path) -> None:
+    """BLUEBOT_CHROMA_URL set for an index built in the embedded store: ingest builds on the server (it used to
+    say "the index is up to date", and the next search refused the index)."""
+    Bot(settings, embedder=HashingEmbedder()).ingest()
+    with chroma_server(tmp_path / "chroma-data") as url:
+        bot = Bot(settings.with_(chroma_url=url), embedder=HashingEmbedder())
+        assert "settings ask for the Chroma server" in (bot.stale_reason() or "")
+        report = bot.ingest()
+        assert not report.skipped_reason and report.chunks > 0
+        assert bot.index.manifest.chroma_url == url and bot.search("投资案例")
+        assert bot.stale_reason() is None
+
+
 def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match=r"cannot open the Chroma server at http://127\.0\.0\.1:\d+ .*chroma run"):

@@ -63,14 +63,28 @@ def corpus_digest(files: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
 
 
+def store_name(chroma_url: str) -> str:
+    """Where an index's vectors live, for messages: the Chroma server at a URL, or the embedded store."""
+    return f"the Chroma server at {chroma_url}" if chroma_url else "the embedded store"
+
+
 def stale_reason(
-    manifest: Manifest, embed_model: str, chunk_size: int, chunk_overlap: int, files: dict[str, str]
+    manifest: Manifest,
+    embed_model: str,
+    chunk_size: int,
+    chunk_overlap: int,
+    files: dict[str, str],
+    *,
+    chroma_url: str = "",
 ) -> str | None:
-    """Why the index no longer matches the corpus and settings, or None when it does."""
+    """Why the index no longer matches the corpus and settings, or None when it does. chroma_url is the store
+    the settings ask for ("" is the embedded one): vectors in another store are as good as missing."""
     if manifest.version != MANIFEST_VERSION:
         return f"index format {manifest.version} is not the current {MANIFEST_VERSION}"
     if manifest.embed_model != embed_model:
         return f"index built with embedding model {manifest.embed_model}, settings ask for {embed_model}"
+    if manifest.chroma_url != chroma_url:
+        return f"index vectors live in {store_name(manifest.chroma_url)}, settings ask for {store_name(chroma_url)}"
     if (manifest.chunk_size, manifest.chunk_overlap) != (chunk_size, chunk_overlap):
         return (
             f"index built with chunks of {manifest.chunk_size}/{manifest.chunk_overlap}, "
@@ -237,10 +251,10 @@ def open_index(index_dir: Path, embed_model: str, chroma_url: str = "") -> Index
             f"{embed_model}; {FIX_REBUILD} or set BLUEBOT_EMBED_MODEL={manifest.embed_model}"
         )
     if manifest.chroma_url != chroma_url:
-        where = manifest.chroma_url or "the embedded store"
+        back = f"set BLUEBOT_CHROMA_URL={manifest.chroma_url}" if manifest.chroma_url else "unset BLUEBOT_CHROMA_URL"
         raise IndexMismatchError(
-            f"the index vectors live in {where}, not {chroma_url or 'the embedded store'}; "
-            f"{FIX_REBUILD} or set BLUEBOT_CHROMA_URL={manifest.chroma_url}"
+            f"the index vectors live in {store_name(manifest.chroma_url)}, not {store_name(chroma_url)}; "
+            f"{FIX_REBUILD} or {back}"
         )
     chunks = _read_chunks(build / "chunks.jsonl")
     try:
