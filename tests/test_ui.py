@@ -11,9 +11,10 @@ import pytest
 
 from bluebot.config import Settings
 from bluebot.errors import IndexMissingError
+from bluebot.evaluation import load_cases
 from bluebot.feedback import REASONS
 from bluebot.types import Chunk, Turn
-from bluebot.ui import LABELS, ChatHandlers, Records, build_app, preferred_lang
+from bluebot.ui import EXAMPLES, LABELS, ChatHandlers, Records, build_app, preferred_lang
 
 from fakes import CHUNK, FakeBot, answer
 
@@ -221,3 +222,15 @@ def test_the_app_builds_with_a_named_api_and_a_bounded_queue(tmp_path: Path) -> 
     assert named == ["ask"]
     ask_fn = next(d for d in demo.fns.values() if d.api_name == "ask")
     assert ask_fn.concurrency_limit == 2 and demo._queue.max_size == 32
+
+
+def test_examples_are_questions_the_report_answers() -> None:
+    """The app's example buttons show bluebot at its best: each is an answerable dev-set question standing alone
+    (no earlier turns), in both languages, never one the bot declines by design."""
+    eval_dir = Path(__file__).resolve().parents[1] / "eval"
+    cases = {c.question: c for path in sorted(eval_dir.glob("report_*.jsonl")) for c in load_cases(path)}
+    for question in EXAMPLES:
+        assert question in cases, f"{question!r} is not a dev-set question"
+        case = cases[question]
+        assert case.answerable and not case.history and case.keywords, case.id
+    assert {cases[q].lang for q in EXAMPLES} == {"zh", "en"}
