@@ -1,46 +1,65 @@
-# The two commands of the README: `make app` and `make test`. Everything else is their set-up.
+# The two commands of the README:
+#   make app    runtime only: the venv, the models, the index, then the chat on http://127.0.0.1:7860
+#   make test   the same plus the test tools (the `dev` extra), the small test model and Chromium, then every test
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BLUEBOT := $(VENV)/bin/bluebot
-STAMP := $(VENV)/.installed
+# stamps: the runtime dependencies are installed; the dev extra is installed on top
+APP_STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED = False
 export ANONYMIZED_TELEMETRY = False
 
-.PHONY: app test lint bench browser-deps models small-model
+# Python 3.11 creates the venv: python3.11, else python3 when it is 3.11 (override: make app PYTHON=/path/to/python)
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || \
+  (python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && command -v python3))
+
+# llama-cpp-python (dev extra, for the tests' OpenAI-compatible server) is source-only on PyPI. Its native
+# build crashed with "illegal instruction" on the build VM (it enables AMX tiles the VM refuses), so the
+# instruction sets are named; on a CPU without AVX-512, pass LLAMA_CMAKE_ARGS without the AVX512 flags.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+
+.PHONY: app test lint bench models small-model browser-deps
 
 app: models
 	$(PY) app.py
 
-test: models small-model browser-deps
+test: $(DEV_STAMP) models small-model browser-deps
 	$(VENV)/bin/ruff check src tests app.py benchmarks eval
 	$(VENV)/bin/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests app.py benchmarks eval
 
 bench: models
 	$(PY) benchmarks/retrieval.py
 
-# llama-cpp-python builds from source; its default native build crashes here with "illegal instruction"
-# (it enables AMX tiles the VM refuses), so the instruction sets are named (shared/MODELS.md)
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
-  -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+# the venv itself; stops at once when there is no Python 3.11
+$(PY):
+	@test -n "$(PYTHON)" || { echo "bluebot needs Python 3.11: install python3.11 (with its venv module), then run make again" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 
-# the venv: torch pinned to the CPU build first (an unpinned torch pulls a multi-GB CUDA build)
-$(STAMP): pyproject.toml requirements.lock
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q torch==2.13.0
-	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
-	touch $(STAMP)
+# runtime dependencies: torch pinned to the CPU build first (an unpinned torch pulls a multi-GB CUDA build),
+# then bluebot at the versions of requirements.lock; wheels only, no compiler
+$(APP_STAMP): pyproject.toml requirements.lock | $(PY)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c requirements.lock -e .
+	touch $(APP_STAMP)
+
+# the test tools on top: pytest, ruff, Playwright and llama-cpp-python[server] (built from source, about 4 minutes)
+$(DEV_STAMP): $(APP_STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $(DEV_STAMP)
 
 # models into ~/.cache/bluebot/models (verified digests), then the index; quick when all is there
-models: $(STAMP)
+models: $(APP_STAMP)
 	$(BLUEBOT) setup
 
 # the 0.5B model's GGUF for the tests that start llama-cpp-python's OpenAI-compatible server (tests/servers.py)
-small-model: $(STAMP)
+small-model: $(APP_STAMP)
 	BLUEBOT_LLM_MODEL=qwen2.5-coder-0.5b-instruct $(BLUEBOT) setup --no-ingest
 
 # Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`), and a CJK
