@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bluebot.checks import check_answer, figure_evidence, list_items, missing_parts, weak_evidence
+from bluebot.checks import (
+    CHECKS,
+    FigureGate,
+    check_answer,
+    figure_evidence,
+    list_items,
+    missing_parts,
+    repair_answer,
+    weak_evidence,
+)
 from bluebot.generation import REFUSAL
 from bluebot.glossary import Glossary
 from bluebot.passages import Passage
@@ -125,17 +134,32 @@ def test_english_units_are_repaired_and_checked() -> None:
     assert wide.text == "85 billion yuan [1]."  # Chinese brackets and full stop, in an English answer
     assert glossed.text == "It drew 85 billion yuan in 2024 [1]."
     # its own misreading, then the prompt's reading: the reading stays; other brackets are left alone
-    misread = check_answer("It drew 8,500 billion yuan (85 billion yuan), 84.3% (87.8%) [1].", "en", passages(TOTAL))
+    misread = repair_answer("It drew 8,500 billion yuan (85 billion yuan), 84.3% (87.8%) [1].", "en", passages(TOTAL))
     assert misread.text == "It drew 85 billion yuan, 84.3% (87.8%) [1]."
     # a bracket the model made up itself does not replace a figure that is right
-    invented = check_answer("Nearly 85 billion yuan (8.5 billion yuan) [1].", "en", passages(TOTAL))
+    invented = repair_answer("Nearly 85 billion yuan (8.5 billion yuan) [1].", "en", passages(TOTAL))
     assert invented.text.startswith("Nearly 85 billion yuan (")
 
 
-def test_ungrounded_numbers_are_listed() -> None:
-    checked = check_answer("2024年共有投资案例1,156起，占比12.5%，金额900亿元[1]。", "zh", passages(TOTAL))
-    assert checked.ungrounded == ["12.5%", "900亿元"] and not checked.refused
-    assert not check_answer("About 1,156 deals and 85 billion yuan [1].", "en", passages(TOTAL)).ungrounded
+def test_ungrounded_numbers_are_listed_by_the_repair() -> None:
+    repaired = repair_answer("2024年共有投资案例1,156起，占比12.5%，金额900亿元[1]。", "zh", passages(TOTAL))
+    assert repaired.ungrounded == ["12.5%", "900亿元"] and not repaired.refused
+    assert not repair_answer("About 1,156 deals and 85 billion yuan [1].", "en", passages(TOTAL)).ungrounded
+
+
+def test_a_sentence_with_a_figure_no_cited_passage_states_never_reaches_the_reader() -> None:
+    checked = check_answer("2024年共有投资案例1,156起[1]。同比增长12.5%[1]。", "zh", passages(TOTAL))
+    assert checked.text == "2024年共有投资案例1,156起[1]。" and not checked.refused
+    assert "12.5" not in checked.text and not checked.ungrounded
+    english = check_answer("There were 1,156 deals [1]. They grew 40% [1].", "en", passages(TOTAL))
+    assert english.text == "There were 1,156 deals [1]." and "40" not in english.text
+    without = check_answer(
+        "There were 1,156 deals [1]. They grew 40% [1].",
+        "en",
+        passages(TOTAL),
+        without=frozenset({"unsupported-figures"}),
+    )
+    assert "40%" in without.text  # switched off by name, the check changes nothing
 
 
 def test_an_answer_whose_every_figure_is_invented_is_declined() -> None:
@@ -220,7 +244,7 @@ def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing
 def test_an_answer_that_only_repeats_the_question_is_declined() -> None:
     question = "DeepSeek-R1的训练成本是多少？"
     checked = check_answer("DeepSeek-R1的训练成本是[1]。", "zh", passages(TOTAL), question=question)
-    assert checked.refused and checked.text == REFUSAL["zh"] and "repeated the question" in checked.note
+    assert checked.refused and checked.text == REFUSAL["zh"] and "repeats the question" in checked.note
 
 
 @pytest.mark.parametrize(
@@ -407,3 +431,30 @@ def test_figure_evidence_ends_with_the_last_clause_holding_a_figure() -> None:
     total = check_answer("2024年共有投资案例1,156起[1]。", "zh", passages(TOTAL))
     # the comma of 1,156 is no clause end
     assert figure_evidence(total) == ["2024年中国AI产业领域：共有投资案例 **1,156** 起"]
+
+
+def test_the_figure_gate_holds_back_text_from_the_first_unknown_figure() -> None:
+    gate = FigureGate("共有投资案例 **1,156** 起，披露总投资金额近 850 亿元 (85 billion yuan)。")
+    assert gate.showable("共有1156起[1]，金额85") == len("共有1156起[1]，金额")  # a number may still grow
+    assert gate.showable("共有1,156起[1]，增长37.5%，金额850亿元") == len("共有1,156起[1]，增长")
+    assert gate.showable("There were 1,156 deals [2].") == len("There were 1,156 deals [2].")  # markers are no figures
+    assert FigureGate.closed().showable("共有1,156起") == 0
+
+
+def test_every_check_runs_and_the_first_decline_decides() -> None:
+    question = "深圳有多少家AI企业？"
+    checked = check_answer("深圳有54家AI企业[1]。", "zh", passages(HANGZHOU), question=question)
+    declined = [c.name for c in checked.checks if c.action == "declined"]
+    assert checked.refused and declined[0] == "absent-subject" and checked.draft == "深圳有54家AI企业[1]。"
+    assert [c.name for c in checked.checks] == [c.name for c in CHECKS]
+    kept = check_answer(
+        "深圳有54家AI企业[1]。", "zh", passages(HANGZHOU), question=question, without=frozenset(declined)
+    )
+    assert not kept.refused and {c.action for c in kept.checks if c.name in declined} == {"off"}
+
+
+def test_check_names_are_the_settings_names() -> None:
+    from bluebot.config import CHECK_NAMES
+
+    assert [*CHECK_NAMES[1:-1]] == [c.name for c in CHECKS]  # weak-retrieval first, evidence-answers last
+    assert all(c.__doc__ and len(c.__doc__) > 40 for c in CHECKS)  # each says what class of failure it catches

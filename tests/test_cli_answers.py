@@ -28,7 +28,8 @@ def test_ask_json_is_the_result_object(env: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["ask", "How much AI investment was disclosed in 2024?", "--json", "--k", "3"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"id", "question", "lang", "answer", "refused", "citations", "retrieved", "latency_ms",
-                           "backend", "correct"}
+                           "backend", "correct", "first_token_ms", "timings_ms", "checks", "draft"}
+    assert result["timings_ms"]["retrieve"] >= 0 and 0 <= result["first_token_ms"] <= result["latency_ms"]
     assert result["lang"] == "en" and result["backend"] == "extractive" and "85 billion yuan" in result["answer"]
     assert len(result["retrieved"]) == 3
     assert {"n", "chunk_id", "source", "section", "text"} == set(result["citations"][0])

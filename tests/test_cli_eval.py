@@ -54,7 +54,7 @@ def test_eval_goes_past_a_failing_case_and_writes_the_report(env: Path, capsys: 
     assert [r["id"] for r in results] == ["a", "boom", "b", "d"]
     assert [r["correct"] for r in results] == [True, False, True, True]
     fields = {"id", "question", "lang", "answer", "refused", "citations", "retrieved", "latency_ms", "backend",
-              "correct"}
+              "correct", "first_token_ms", "timings_ms", "checks", "draft"}
     assert all(set(r) == fields for r in results)  # the results format exactly, failed line included
     assert results[1]["answer"] == "" and results[1]["retrieved"] == []
     assert "boom: failed: RuntimeError: index exploded" in printed.err

@@ -110,7 +110,6 @@ def test_another_store_makes_the_index_stale(bot: Bot, settings: Settings) -> No
         open_index(settings.index_dir, m.embed_model, url)
 
 
-@pytest.mark.xfail(strict=True, reason="Bot.stale_reason does not pass settings.chroma_url to store.stale_reason yet")
 def test_bot_sees_a_change_of_store(bot: Bot, settings: Settings) -> None:
     """Setting BLUEBOT_CHROMA_URL for an index built in the embedded store: ingest builds instead of saying
     "the index is up to date" (the next search would refuse the index)."""

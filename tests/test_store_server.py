@@ -57,7 +57,6 @@ def test_index_from_one_store_is_not_read_from_another(settings: Settings, tmp_p
         Bot(settings.with_(chroma_url=url), embedder=HashingEmbedder()).search("投资")
 
 
-@pytest.mark.xfail(strict=True, reason="Bot.stale_reason does not pass settings.chroma_url to store.stale_reason yet")
 def test_moving_the_index_to_a_server_builds_it_there(settings: Settings, tmp_path: Path) -> None:
     """BLUEBOT_CHROMA_URL set for an index built in the embedded store: ingest builds on the server (it used to
     say "the index is up to date", and the next search refused the index)."""

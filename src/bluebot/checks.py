@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
+from typing import Protocol
 
-from bluebot.generation import REFUSAL, add_marker
+from bluebot.errors import GenerationError
+from bluebot.generation import REFUSAL, ChoiceScorer, add_marker, support_choices, support_messages
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
     AVERAGE,
@@ -29,7 +31,7 @@ from bluebot.numbers import (
 from bluebot.passages import Passage, readable, split_pieces, token_weight
 from bluebot.subjects import asks_who, named_elsewhere, names_missing, names_new, unmentioned
 from bluebot.text import detect_lang, has_chinese, keyword_tokens
-from bluebot.types import Citation, Hit, Lang
+from bluebot.types import CheckOutcome, Citation, Hit, Lang
 
 _REFUSAL_SAYS = re.compile(
     r"没有找到相关|无法回答|无法确定|无法得知|没有相关|资料中没有|资料中并未|资料未|"
@@ -66,6 +68,8 @@ class Checked:
     ungrounded: list[str] = field(default_factory=list)
     wrong_language: bool = False
     note: str = ""  # why the checks overrode the model, for Answer.notice
+    checks: list[CheckOutcome] = field(default_factory=list)  # what each check of verify() did
+    draft: str = ""  # the text the checks were given, when one of them declined it
 
 
 def keep_gloss(text: str, passages: Sequence[str]) -> str:
@@ -171,12 +175,42 @@ def check_answer(
     glossary: Glossary | None = None,
     relate: Relate | None = None,
     cited_for: str = "",
+    without: frozenset[str] = frozenset(),
 ) -> Checked:
-    """Refusal, citations, numbers and language of a generated answer, fixed in code where possible. The glossary's
-    proper names tell whose figure the answer gives; relate, where given, which passage an English sentence without
-    a figure or a marker paraphrases, and which of several passages holding a short answer's name answers an English
-    question. cited_for is a question to trace citations by where its checks do not apply (the Chinese reading of
-    an English question)."""
+    """A generated answer repaired in code (repair_answer), then verified by the checks of CHECKS that need no model
+    (all of them but those named in without)."""
+    repaired = repair_answer(
+        raw,
+        lang,
+        passages,
+        question=question,
+        extractive=extractive,
+        glossary=glossary,
+        relate=relate,
+        cited_for=cited_for,
+    )
+    if repaired.refused or repaired.wrong_language or extractive:
+        return repaired
+    return verify(Draft(question, lang, repaired.text, repaired.citations, passages, glossary), CHECKS, without)
+
+
+def repair_answer(
+    raw: str,
+    lang: Lang,
+    passages: Sequence[Passage],
+    *,
+    question: str = "",
+    extractive: bool = False,
+    glossary: Glossary | None = None,
+    relate: Relate | None = None,
+    cited_for: str = "",
+) -> Checked:
+    """Refusal, citations, units and language of a generated answer, fixed in code where possible: the model's own
+    refusal, markers normalised and renumbered, every sentence cited, each figure cited to a passage holding it,
+    English units repaired. relate, where given, tells which passage an English sentence without a figure or a
+    marker paraphrases, and which of several passages holding a short answer's name answers an English question.
+    cited_for is a question to trace citations by (the Chinese reading of an English question). Declines only when
+    the model gave no answer; whether the answer answers the question is verify()'s job."""
     text = _normalise_markers(raw.strip())
     valid = {p.n for p in passages}
     by_n = {p.n: p for p in passages}
@@ -186,13 +220,10 @@ def check_answer(
     # The model sometimes answers and then appends the refusal sentence from its instructions as well.
     fixed = {_bare(r) for r in REFUSAL.values()}
     text = "".join(s for s in _sentences(text) if _bare(s) not in fixed).strip()
+    if not text:
+        return refusal(lang)
     if not extractive and _wrong_language(text, lang):
         return Checked(text, wrong_language=True)
-    if lang == "zh" and not extractive:
-        invented = invented_items(text, [p.hit.chunk.text for p in passages])
-        if len(invented) >= 2:
-            note = f"the answer lists names that no passage holds ({'、'.join(invented)})"
-            return Checked(REFUSAL[lang], refused=True, note=note)
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
         # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
@@ -243,40 +274,15 @@ def check_answer(
 
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)
-    # A plain number the user wrote ("the three 100-billion-yuan funds") is the user's premise, not a claim.
-    echoed = {a.literal for a in find_amounts(question) if a.bare}
-    claims = [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
-    cited_texts = [c.chunk.text for c in citations]
-    missing = [a for a in ungrounded(text, cited_texts) if a in claims]
-    if claims and len(missing) == len(claims) and not extractive:
-        # Not one figure of the answer is in the report: the model answered from elsewhere (typically a question
-        # about another year or city than the report covers). Declining is the only answer the report supports.
-        figures = ", ".join(a.text.strip() for a in missing)
-        return Checked(REFUSAL[lang], refused=True, note=f"the model's figures ({figures}) are not in the report")
-    if question and not extractive:
-        # "DeepSeek-R1的训练成本是[1]。": the question's own words, cited, and nothing else.
-        if not claims and not set(keyword_tokens(strip_markers(text))) - set(keyword_tokens(question)):
-            return Checked(REFUSAL[lang], refused=True, note="the model's answer only repeated the question")
-        # "多少起投资案例" answered "54家": a count of companies for a question about deals counts something else.
-        counts = {a.measure for a in claims if a.unit == "count" and a.measure and a.measure != "个"}
-        if (asked := asked_measure(question)) and counts and asked not in counts:
-            note = f"the answer counts {'、'.join(sorted(counts))}, the question asks for {asked}"
-            return Checked(REFUSAL[lang], refused=True, note=note)
-        if names_missing(question, lang, strip_markers(text)):
-            note = "the question asks which places or companies, and the answer names none"
-            return Checked(REFUSAL[lang], refused=True, note=note)
-        if absent := unmentioned(question, lang, _answer_sources(text, claims, citations, passages, glossary)):
-            names = ", ".join(absent)
-            return Checked(REFUSAL[lang], refused=True, note=f"the cited passages do not mention {names}")
-        if glossary and (others := named_elsewhere(question, lang, claims, cited_texts, glossary)):
-            note = f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
-            return Checked(REFUSAL[lang], refused=True, note=note)
-        if claims and AVERAGE.search(question):
-            evidence = _figure_sentences(claims, citations)
-            if evidence and not any(AVERAGE.search(s) for s in evidence):
-                note = "the question asks for an average, and the sentences holding the answer's figures give none"
-                return Checked(REFUSAL[lang], refused=True, note=note)
+    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in _claims(text, question)]
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+def _claims(text: str, question: str) -> list[Amount]:
+    """The figures an answer states. A plain number the user wrote ("the three 100-billion-yuan funds") is the user's
+    premise, not a claim."""
+    echoed = {a.literal for a in find_amounts(question) if a.bare}
+    return [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
 
 
 # A list in a Chinese answer: items joined by 、 ("滨江、余杭、西湖、萧山"), within one clause.
@@ -533,3 +539,276 @@ def weak_evidence(hits: Sequence[Hit], lang: Lang, floors: dict[Lang, float] | N
     # Keyword rank is no help here: on this small corpus BM25 matched some passage for every Chinese test
     # question, answerable or not ("2024", "AI" are everywhere).
     return top < floors[lang]
+
+
+# ---------------------------------------------------------------- verification: named checks over a draft
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A repaired answer as the checks see it: its text with markers 1..m, the passages it cites, and what it was
+    written from."""
+
+    question: str
+    lang: Lang
+    text: str
+    citations: list[Citation]
+    passages: Sequence[Passage]
+    glossary: Glossary | None = None
+
+    @property
+    def claims(self) -> list[Amount]:
+        return _claims(self.text, self.question)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check makes of a draft: the draft to go on with (the same, or with something removed), or a reason to
+    decline it; score is the check's measurement where it has one (the model's doubt)."""
+
+    draft: Draft
+    decline: str = ""
+    score: float | None = None
+    note: str = ""  # what the reader should know although the check passed (it could not run)
+
+
+class Check(Protocol):
+    """One verification step. Its docstring names the class of failure it catches."""
+
+    name: str
+
+    def __call__(self, draft: Draft) -> Verdict: ...
+
+
+@dataclass(frozen=True)
+class _CodeCheck:
+    name: str
+    test: Callable[[Draft], Verdict]
+
+    def __call__(self, draft: Draft) -> Verdict:
+        return self.test(draft)
+
+
+def _check(name: str) -> Callable[[Callable[[Draft], Verdict]], _CodeCheck]:
+    def wrap(test: Callable[[Draft], Verdict]) -> _CodeCheck:
+        made = _CodeCheck(name, test)
+        object.__setattr__(made, "__doc__", test.__doc__)
+        return made
+
+    return wrap
+
+
+@_check("unsupported-figures")
+def _unsupported_figures(draft: Draft) -> Verdict:
+    """A figure that no cited passage states (the model computed, misread or invented it) never reaches the reader:
+    its sentence is removed, and an answer left with no figure of the passages is declined."""
+    cited = [c.chunk.text for c in draft.citations]
+    claims = draft.claims
+    missing = [a for a in ungrounded(draft.text, cited) if a in claims]
+    if not missing:
+        return Verdict(draft)
+    figures = ", ".join(a.text.strip() for a in missing)
+    kept = [s for s in _sentences(draft.text) if not ungrounded(s, cited) or not _claims(s, draft.question)]
+    if len(missing) == len(claims) or not "".join(kept).strip(" \n。.，,"):
+        return Verdict(draft, f"no cited passage states the answer's figures ({figures})")
+    text, citations = _renumber("".join(kept).strip(), {c.n: _cited_passage(c, draft) for c in draft.citations})
+    return Verdict(replace(draft, text=text, citations=citations))
+
+
+def _cited_passage(citation: Citation, draft: Draft) -> Passage:
+    return next(p for p in draft.passages if p.hit.chunk.id == citation.chunk.id)
+
+
+@_check("invented-names")
+def _invented_names(draft: Draft) -> Verdict:
+    """A Chinese answer listing two or more items that no passage holds: the model filled a list the passages do
+    not give (a chart whose labels the text lost) from its own knowledge."""
+    if draft.lang != "zh":
+        return Verdict(draft)
+    invented = invented_items(draft.text, [p.hit.chunk.text for p in draft.passages])
+    if len(invented) >= 2:
+        return Verdict(draft, f"the answer lists names that no passage holds ({'、'.join(invented)})")
+    return Verdict(draft)
+
+
+@_check("echo")
+def _echo(draft: Draft) -> Verdict:
+    """An answer that only restates the question's own words, with a citation and no figure: nothing was found."""
+    said = set(keyword_tokens(strip_markers(draft.text)))
+    if draft.question and not draft.claims and not said - set(keyword_tokens(draft.question)):
+        return Verdict(draft, "the answer only repeats the question")
+    return Verdict(draft)
+
+
+@_check("other-measure")
+def _other_measure(draft: Draft) -> Verdict:
+    """A count of something other than what the question counts (companies for a question about deals): the figure
+    answers a neighbouring question."""
+    counts = {a.measure for a in draft.claims if a.unit == "count" and a.measure and a.measure != "个"}
+    if draft.question and (asked := asked_measure(draft.question)) and counts and asked not in counts:
+        return Verdict(draft, f"the answer counts {'、'.join(sorted(counts))}, the question asks for {asked}")
+    return Verdict(draft)
+
+
+@_check("no-names")
+def _no_names(draft: Draft) -> Verdict:
+    """A question asking which places or companies, answered without naming any (a count, a general phrase)."""
+    if draft.question and names_missing(draft.question, draft.lang, strip_markers(draft.text)):
+        return Verdict(draft, "the question asks which places or companies, and the answer names none")
+    return Verdict(draft)
+
+
+@_check("absent-subject")
+def _absent_subject(draft: Draft) -> Verdict:
+    """The question's subject (a year, a place, a named organisation) appears in none of the passages the answer
+    rests on: the answer is about something else (another year's or another city's figure)."""
+    if not draft.question:
+        return Verdict(draft)
+    sources = _answer_sources(draft.text, draft.claims, draft.citations, draft.passages, draft.glossary)
+    if absent := unmentioned(draft.question, draft.lang, sources):
+        return Verdict(draft, f"the cited passages do not mention {', '.join(absent)}")
+    return Verdict(draft)
+
+
+@_check("named-elsewhere")
+def _named_elsewhere(draft: Draft) -> Verdict:
+    """The sentence holding the answer's figure names another organisation of the document's glossary than the one
+    asked about: the figure belongs to a neighbour."""
+    if not (draft.question and draft.glossary):
+        return Verdict(draft)
+    cited = [c.chunk.text for c in draft.citations]
+    if others := named_elsewhere(draft.question, draft.lang, draft.claims, cited, draft.glossary):
+        return Verdict(
+            draft, f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
+        )
+    return Verdict(draft)
+
+
+@_check("no-average")
+def _no_average(draft: Draft) -> Verdict:
+    """A question asking for an average answered with a figure whose sentences state no average (a total or a
+    single case instead)."""
+    if draft.question and draft.claims and AVERAGE.search(draft.question):
+        evidence = _figure_sentences(draft.claims, draft.citations)
+        if evidence and not any(AVERAGE.search(s) for s in evidence):
+            return Verdict(draft, "the question asks for an average, and the sentences holding the figures give none")
+    return Verdict(draft)
+
+
+# The checks that need no model, in the order they run.
+CHECKS: tuple[Check, ...] = (
+    _unsupported_figures,
+    _invented_names,
+    _echo,
+    _other_measure,
+    _no_names,
+    _absent_subject,
+    _named_elsewhere,
+    _no_average,
+)
+
+
+class WeakRetrieval:
+    """The best retrieved passage is far from the question in meaning (below the embedding model's floor): the
+    documents do not cover its topic. Also run before generation, which it then saves."""
+
+    name = "weak-retrieval"
+
+    def __init__(self, floors: dict[Lang, float] | None) -> None:
+        self.floors = floors
+
+    def __call__(self, draft: Draft) -> Verdict:
+        if weak_evidence([p.hit for p in draft.passages], draft.lang, self.floors):
+            return Verdict(draft, "no passage is close enough to the question")
+        return Verdict(draft)
+
+
+class EvidenceAnswers:
+    """The evidence the answer rests on does not say what the question asks (a passage about a related subject: the
+    director of another film, the total of another group): the local model reads the evidence and the question and
+    says whether the one answers the other; its probability of "no" above a limit declines. The evidence is the
+    sentences holding the answer's figures, or the cited passages as the model saw them when it states none. One
+    forward pass over a short prompt, no decoding."""
+
+    name = "evidence-answers"
+
+    def __init__(self, scorer: ChoiceScorer, max_doubt: float = MAX_DOUBT, max_doubt_text: float = 1.0) -> None:
+        self.scorer = scorer
+        self.max_doubt = max_doubt
+        self.max_doubt_text = max_doubt_text
+
+    def __call__(self, draft: Draft) -> Verdict:
+        figures = _figure_sentences(draft.claims, draft.citations) if draft.claims else []
+        # Figures from several sentences answer a question of several parts, which one yes or no over those
+        # sentences judges badly (a correct two-part answer scored 0.47): the cited passages are read instead.
+        one_sentence = len(figures) == 1
+        evidence = figures if one_sentence else [_cited_passage(c, draft).text for c in draft.citations]
+        if not evidence or not draft.question:
+            return Verdict(draft)
+        try:
+            _, doubt = self.scorer.choice_probabilities(
+                support_messages(draft.question, evidence), support_choices(evidence)
+            )
+        except GenerationError as exc:
+            return Verdict(draft, note=f"the evidence check could not run: {exc}")
+        if doubt > (self.max_doubt if one_sentence else self.max_doubt_text):
+            return Verdict(draft, f"the evidence does not answer the question (doubt {doubt:.2f})", doubt)
+        return Verdict(draft, score=doubt)
+
+
+def verify(draft: Draft, checks: Sequence[Check], without: frozenset[str] = frozenset()) -> Checked:
+    """The draft through each check in order, except those named in without. The first check that declines decides;
+    the later ones still look at the draft as it was, so that one run tells what each would have done alone (the
+    evaluation's table of checks)."""
+    outcomes: list[CheckOutcome] = []
+    declined: Verdict | None = None
+    for check in checks:
+        if check.name in without:
+            outcomes.append(CheckOutcome(check.name, "off"))
+            continue
+        verdict = check(draft)
+        if verdict.decline:
+            outcomes.append(CheckOutcome(check.name, "declined", verdict.decline, verdict.score))
+            declined = declined or verdict
+        elif verdict.draft != draft:
+            outcomes.append(CheckOutcome(check.name, "changed", verdict.note, verdict.score))
+            draft = verdict.draft
+        else:
+            outcomes.append(CheckOutcome(check.name, "passed", verdict.note, verdict.score))
+    if declined is not None:
+        return Checked(REFUSAL[draft.lang], refused=True, note=declined.decline, checks=outcomes, draft=draft.text)
+    note = "; ".join(o.reason for o in outcomes if o.reason)
+    return Checked(draft.text.strip(), draft.citations, note=note, checks=outcomes)
+
+
+# A figure as the stream shows it: digits with their separators, not a citation marker's number.
+_STREAMED_FIGURE = re.compile(r"(?<![\[\d.,])\d+(?:[.,]\d+)*")
+
+
+class FigureGate:
+    """How much of an answer being generated may be shown: everything before the first figure that no passage states
+    (the digits as written, separators aside). A number at the very end may still grow, so it waits for the next
+    character. The checks later remove or decline what the gate held back; the reader never sees it."""
+
+    def __init__(self, sources: str, open_: bool = True) -> None:
+        self.known = {_digits(f) for f in _STREAMED_FIGURE.findall(sources)}
+        self.open = open_
+
+    @classmethod
+    def closed(cls) -> FigureGate:
+        """A gate that shows nothing (a reading that is not the answer shown)."""
+        return cls("", open_=False)
+
+    def showable(self, text: str) -> int:
+        if not self.open:
+            return 0
+        for figure in _STREAMED_FIGURE.finditer(text):
+            if figure.end() == len(text):
+                return figure.start()
+            if _digits(figure.group()) not in self.known:
+                return figure.start()
+        return len(text)
+
+
+def _digits(figure: str) -> str:
+    return figure.replace(",", "").rstrip(".")

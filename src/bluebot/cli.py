@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bluebot import __version__
-from bluebot.config import BACKENDS, Settings
+from bluebot.config import BACKENDS, CHECK_NAMES, Settings
 from bluebot.errors import BluebotError, ConfigError
 from bluebot.types import EvalCase
 
@@ -24,9 +24,11 @@ def _quiet_env() -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    without = getattr(args, "without", None)
     return Settings.from_env(
         k=getattr(args, "k", None),
         backend=getattr(args, "backend", None),
+        without=frozenset(without) if without else None,
     )
 
 
@@ -159,7 +161,7 @@ def _eval_answers(args: argparse.Namespace, settings: Settings, cases: list[Eval
     from tqdm import tqdm
 
     from bluebot.evaluation import breakdown, iter_eval
-    from bluebot.report import run_info, text_table, write_report
+    from bluebot.report import check_table, run_info, text_table, timing_table, write_report
 
     bot = _bot(settings)
     backend = args.backend or settings.backend
@@ -210,6 +212,7 @@ def _eval_answers(args: argparse.Namespace, settings: Settings, cases: list[Eval
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     print(text_table(scores))
+    print(f"\nchecks:\n{check_table(pairs)}\n\ntimes:\n{timing_table(pairs)}")
     if errors:
         print(f"\n{len(errors)} case(s) failed to run:")
         for case_id, message in errors.items():
@@ -318,11 +321,15 @@ EXAMPLES = {
     "eval": "examples:\n  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --retrieval-only\n"
     "  bluebot eval eval/report_zh.jsonl eval/report_en.jsonl --out results.jsonl --report eval-report/\n"
     "  bluebot eval eval/report_en.jsonl --backend extractive --out results-extractive.jsonl\n"
-    "  bluebot eval --compare results-extractive.jsonl results.jsonl --cases eval/report_en.jsonl",
+    "  bluebot eval --compare results-extractive.jsonl results.jsonl --cases eval/report_en.jsonl\n"
+    "  bluebot eval eval/report_zh.jsonl --without evidence-answers --out without.jsonl",
     "serve": "examples:\n  bluebot serve                        # http://127.0.0.1:7860\n"
     "  bluebot serve --port 8080 --backend extractive\n"
     "  BLUEBOT_AUTH=reader:secret bluebot serve --host 0.0.0.0   # others can reach it: ask for a login",
 }
+
+
+WITHOUT_HELP = f"switch one verification check off (repeatable): {', '.join(CHECK_NAMES)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -364,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: BLUEBOT_BACKEND or local)")
     p.add_argument("--k", type=int, help="number of passages to retrieve")
     p.add_argument("--json", action="store_true", help="print the result object of EVAL_FORMAT.md")
+    p.add_argument("--without", action="append", choices=CHECK_NAMES, metavar="CHECK", help=WITHOUT_HELP)
     p.set_defaults(func=cmd_ask)
 
     p = add("eval", "evaluate on test sets (EVAL_FORMAT.md): answers, retrieval, citations, numbers, refusals")
@@ -381,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two results files (fixed, broken, deltas)")
     p.add_argument("--cases", nargs="+", metavar="FILE", help="with --compare: the test set the runs used")
     p.add_argument("--json", action="store_true", help="print metrics as JSON")
+    p.add_argument("--without", action="append", choices=CHECK_NAMES, metavar="CHECK", help=WITHOUT_HELP)
     p.set_defaults(func=cmd_eval)
 
     p = add("serve", "open the chat app in the browser (builds a missing or stale index first)")

@@ -12,6 +12,20 @@ from bluebot.errors import ConfigError
 DEFAULT_EMBED_MODEL = "google/embeddinggemma-300m"
 DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"
 BACKENDS = ("local", "openai", "extractive")
+ENGLISH_PATHS = ("direct", "chinese")
+# The verification checks of bluebot.checks, in the order they run (a test keeps the two lists the same).
+CHECK_NAMES = (
+    "weak-retrieval",
+    "unsupported-figures",
+    "invented-names",
+    "echo",
+    "other-measure",
+    "no-names",
+    "absent-subject",
+    "named-elsewhere",
+    "no-average",
+    "evidence-answers",
+)
 
 # env var -> (field name, parser); "flag" is 1/0, true/false, yes/no, on/off
 _ENV: dict[str, tuple[str, type | str]] = {
@@ -29,6 +43,8 @@ _ENV: dict[str, tuple[str, type | str]] = {
     "BLUEBOT_CHROMA_URL": ("chroma_url", str),
     "BLUEBOT_THREADS": ("threads", int),
     "BLUEBOT_INT8_PREFILL": ("int8_prefill", "flag"),
+    "BLUEBOT_ENGLISH_PATH": ("english_path", str),
+    "BLUEBOT_WITHOUT": ("without", "names"),
 }
 _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
@@ -53,6 +69,8 @@ class Settings:
     chroma_url: str = ""
     threads: int = field(default_factory=_default_threads)
     int8_prefill: bool = True  # int8 products for the local model's prompt pass, on CPUs with int8 dot products
+    english_path: str = "direct"  # "direct": English questions answered in English; "chinese": read in Chinese first
+    without: frozenset[str] = frozenset()  # verification checks switched off by name (bluebot eval --without)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 50:
@@ -68,6 +86,16 @@ class Settings:
             raise ConfigError(
                 f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)} (--backend, BLUEBOT_BACKEND)"
             )
+        if self.english_path not in ENGLISH_PATHS:
+            raise ConfigError(
+                f"unknown English path {self.english_path!r}: choose one of {', '.join(ENGLISH_PATHS)} "
+                "(BLUEBOT_ENGLISH_PATH)"
+            )
+        if unknown := sorted(self.without - set(CHECK_NAMES)):
+            raise ConfigError(
+                f"unknown check {', '.join(unknown)}: the checks are {', '.join(CHECK_NAMES)} "
+                "(--without, BLUEBOT_WITHOUT)"
+            )
         if self.threads < 1:
             raise ConfigError(f"threads={self.threads}: use 1 or more (BLUEBOT_THREADS)")
 
@@ -79,6 +107,9 @@ class Settings:
         for var, (name, parse) in _ENV.items():
             raw = env.get(var, "").strip()
             if not raw:
+                continue
+            if parse == "names":
+                values[name] = frozenset(n.strip() for n in raw.split(",") if n.strip())
                 continue
             if parse == "flag":
                 if raw.lower() not in _FLAGS:

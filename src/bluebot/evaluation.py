@@ -7,6 +7,7 @@ import json
 import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -226,6 +227,14 @@ def result_record(answer: Answer, case_id: str = "", correct: bool | None = None
             for h in answer.retrieved
         ],
         "latency_ms": answer.latency_ms,
+        "first_token_ms": answer.first_token_ms,
+        "timings_ms": answer.timings_ms,
+        "checks": [
+            {"name": c.name, "action": c.action, "reason": c.reason, "score": c.score}
+            for c in answer.checks
+            if c.action != "passed" or c.score is not None
+        ],
+        "draft": answer.draft,
         "backend": answer.backend,
         "correct": correct,
     }
@@ -242,6 +251,10 @@ def failed_record(case: EvalCase, backend: str, latency_ms: int = 0) -> dict[str
         "citations": [],
         "retrieved": [],
         "latency_ms": latency_ms,
+        "first_token_ms": None,
+        "timings_ms": {},
+        "checks": [],
+        "draft": "",
         "backend": backend,
         "correct": False,
     }
@@ -539,3 +552,64 @@ def iter_eval(bot: StreamingBot, cases: list[EvalCase], backend: str) -> Iterato
     """Every case through the full pipeline, in test-set order; a failing case is yielded with its error."""
     for case in cases:
         yield run_case(bot, case, backend)
+
+
+# --- where the time goes, and what each check did ---
+
+FIRST_TOKEN = "first token"
+TOTAL = "whole answer"
+
+
+def stage_times(pairs: list[Pair]) -> dict[str, dict[str, tuple[int | None, int | None]]]:
+    """Per language (and "all"), per stage: (p50, p95) in ms over the cases that ran that stage, with the first
+    token and the whole answer beside the stages of the results lines' timings_ms."""
+    samples: dict[str, dict[str, list[int]]] = {}
+    for case, record in pairs:
+        if record_failed(record):
+            continue
+        times = dict(record.get("timings_ms") or {})
+        if record.get("first_token_ms") is not None:
+            times[FIRST_TOKEN] = record["first_token_ms"]
+        times[TOTAL] = record["latency_ms"]
+        for group in ("all", case.lang):
+            for stage, ms in times.items():
+                samples.setdefault(group, {}).setdefault(stage, []).append(int(ms))
+    return {
+        group: {stage: (percentile(v, 50), percentile(v, 95)) for stage, v in stages.items()}
+        for group, stages in samples.items()
+    }
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """What one verification check did over a run. A decline is decisive when no other check declined the same
+    answer: then the draft it declined tells what switching the check off would have changed."""
+
+    name: str
+    changed: int = 0  # answers it shortened (removed part of)
+    declined: int = 0  # answers it declined, alone or with others
+    declined_unanswerable: int = 0  # ... of questions the documents do not answer (right)
+    declined_answerable: int = 0  # ... of answerable questions (wrong, unless the draft was wrong too)
+    decisive_right: int = 0  # decisive declines of unanswerable questions: lost without the check
+    decisive_cost: int = 0  # decisive declines of answerable questions whose draft was correct: won without it
+    off: int = 0  # answers it was switched off for
+
+
+def check_rows(pairs: list[Pair]) -> list[CheckRow]:
+    rows: dict[str, Counter[str]] = {}
+    for case, record in pairs:
+        outcomes = record.get("checks") or []
+        decliners = [o["name"] for o in outcomes if o["action"] == "declined"]
+        for outcome in outcomes:
+            row = rows.setdefault(outcome["name"], Counter())
+            if outcome["action"] in ("off", "changed"):
+                row[outcome["action"]] += 1
+            elif outcome["action"] == "declined":
+                row["declined"] += 1
+                row["declined_answerable" if case.answerable else "declined_unanswerable"] += 1
+                if decliners == [outcome["name"]]:
+                    if not case.answerable:
+                        row["decisive_right"] += 1
+                    elif record.get("draft") and text_correct(case, record["draft"], False):
+                        row["decisive_cost"] += 1
+    return [CheckRow(name, **counts) for name, counts in rows.items()]

@@ -243,10 +243,22 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
 _SUPPORT_SYSTEM = "判断资料是否直接回答了问题。只回答“是”或“否”。"
 _SUPPORT_USER = "资料：{evidence}\n问题：{question}\n资料是否直接给出了问题所问的信息？"
 SUPPORT_CHOICES = ("是", "否")
+# The same for evidence in English (a document without Chinese): the prompt follows the evidence's language.
+_SUPPORT_SYSTEM_EN = "Judge whether the passage directly answers the question. Reply only Yes or No."
+_SUPPORT_USER_EN = "Passage: {evidence}\nQuestion: {question}\nDoes the passage directly give what the question asks?"
+SUPPORT_CHOICES_EN = ("Yes", "No")
 
 
 def support_messages(question: str, evidence: Sequence[str]) -> list[tuple[str, str]]:
-    return _render(_template(_SUPPORT_SYSTEM, _SUPPORT_USER), evidence="\n".join(evidence), question=question)
+    """The yes/no prompt, in Chinese (choices SUPPORT_CHOICES) unless the evidence holds no Chinese at all
+    (SUPPORT_CHOICES_EN); support_choices(evidence) tells which."""
+    english = not any(has_chinese(e) for e in evidence)
+    system, user = (_SUPPORT_SYSTEM_EN, _SUPPORT_USER_EN) if english else (_SUPPORT_SYSTEM, _SUPPORT_USER)
+    return _render(_template(system, user), evidence="\n".join(evidence), question=question)
+
+
+def support_choices(evidence: Sequence[str]) -> tuple[str, str]:
+    return SUPPORT_CHOICES if any(has_chinese(e) for e in evidence) else SUPPORT_CHOICES_EN
 
 
 # ---------------------------------------------------------------- Chinese left in an English answer

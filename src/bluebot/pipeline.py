@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -10,14 +11,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bluebot.checks import (
+    CHECKS,
     EVIDENCE_FLOORS,
-    MAX_DOUBT,
+    Check,
     Checked,
+    Draft,
+    EvidenceAnswers,
+    FigureGate,
+    WeakRetrieval,
     check_answer,
-    figure_evidence,
-    missing_parts,
-    refusal,
-    weak_evidence,
+    repair_answer,
+    verify,
 )
 from bluebot.chunking import chunk_documents
 from bluebot.config import BACKENDS, Settings
@@ -25,29 +29,28 @@ from bluebot.embedding import Embedder
 from bluebot.errors import BadQuestionError, ConfigError, GenerationError, LoaderError, ModelError
 from bluebot.generation import (
     REFUSAL,
-    SUPPORT_CHOICES,
     ChoiceScorer,
     ExtractiveGenerator,
     Generator,
     add_marker,
     answer_messages,
+    english_reading,
     kept_figures,
     make_generator,
     rewrite_fallback,
     rewrite_question,
-    support_messages,
     translate_answer,
     translate_terms,
     untranslated_terms,
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
-from bluebot.numbers import asks_two_things, strip_glosses
+from bluebot.numbers import strip_glosses
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
 from bluebot.text import clean_input, detect_lang
-from bluebot.types import Answer, Hit, Lang, Turn
+from bluebot.types import Answer, CheckOutcome, Hit, Lang, Turn
 
 
 @dataclass(frozen=True)
@@ -97,13 +100,52 @@ _EXTRACTIVE_NOTICE: dict[Lang, str] = {
 }
 
 
-def _result(steps: collections.abc.Generator[str, None, Checked | None]) -> Checked | None:
-    """What a streaming step returns, its text deltas unread (the second reading is not streamed)."""
-    while True:
+class Clock:
+    """Milliseconds per stage of one answer, and when its first character was shown."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.ms: dict[str, int] = {}
+        self.first_token_ms: int | None = None
+
+    def elapsed_ms(self) -> int:
+        return round((time.perf_counter() - self.started) * 1000)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.ms[stage] = self.ms.get(stage, 0) + round(seconds * 1000)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
         try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def first_token(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = self.elapsed_ms()
+
+    def streamed(
+        self, deltas: Iterator[str], first: str, rest: str, gate: FigureGate | None = None
+    ) -> collections.abc.Generator[str, None, str]:
+        """A model's stream passed on as far as the gate lets it (all of it without one; nothing with show=False),
+        its time to the first delta counted as stage first (the pass over the prompt) and the rest as stage rest.
+        Returns the whole text."""
+        text, shown = "", 0
+        start = time.perf_counter()
+        for delta in deltas:
+            if not text:
+                self.add(first, time.perf_counter() - start)
+                start = time.perf_counter()
+            text += delta
+            limit = gate.showable(text) if gate else len(text)
+            if limit > shown:
+                self.first_token()
+                yield text[shown:limit]
+                shown = limit
+        self.add(rest if text else first, time.perf_counter() - start)
+        return text
 
 
 class Bot:
@@ -154,7 +196,12 @@ class Bot:
         if manifest is None:
             return f"there is no index in {s.index_dir}"
         return stale_reason(
-            manifest, s.embed_model, s.chunk_size, s.chunk_overlap, corpus_files(paths or [s.corpus_dir])
+            manifest,
+            s.embed_model,
+            s.chunk_size,
+            s.chunk_overlap,
+            corpus_files(paths or [s.corpus_dir]),
+            chroma_url=s.chroma_url,
         )
 
     def ingest(
@@ -222,12 +269,23 @@ class Bot:
             self._generators[backend] = make_generator(backend, self.settings)
         return self._generators[backend]
 
+    def checks(self, llm: Generator | None) -> list[Check]:
+        """The verification steps, in order: retrieval's floor, the checks in code, then the model's reading of the
+        evidence where the backend can score replies (the local model)."""
+        steps: list[Check] = [WeakRetrieval(self.evidence_floors), *CHECKS]
+        if isinstance(llm, ChoiceScorer):
+            steps.append(EvidenceAnswers(llm))
+        return steps
+
     def ask_stream(
         self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
     ) -> Iterator[str | Answer]:
-        """Text deltas as they are generated, then the checked Answer, whose text replaces the streamed one
-        (citations renumbered, units repaired, or an extractive answer when the model failed)."""
-        started = time.perf_counter()
+        """Text deltas as they are generated, then the checked Answer, whose text replaces the streamed one.
+
+        retrieve -> passages -> write (one generation in the question's language) -> repair (citations, units) ->
+        verify (the named checks of checks()). The stream holds back text from the first figure that no passage
+        states; the checks then remove or decline it. Without a model, or when it fails, an extractive answer."""
+        clock = Clock()
         cleaned = clean_input(question)
         question = prepare_question(question)
         lang = detect_lang(question)
@@ -244,68 +302,50 @@ class Bot:
         standalone = question
         if history:
             try:
-                standalone = rewrite_question(question, history, lang, llm)
+                with clock.stage("rewrite"):
+                    standalone = rewrite_question(question, history, lang, llm)
             except (ModelError, GenerationError) as exc:
                 notices.append(str(exc))
                 llm = None  # the model just failed; do not wait for it a second time
                 standalone = rewrite_fallback(question, history)
-        hits = self.search(standalone, k=k, lang=lang)
-        passages = build_passages(hits, standalone)
+        with clock.stage("retrieve"):
+            hits = self.search(standalone, k=k, lang=lang)
+            passages = build_passages(hits, standalone)
         name = llm.name if llm is not None else "extractive"
+        without = self.settings.without
         checked: Checked | None = None
-        if weak_evidence(hits, lang, self.evidence_floors):
-            checked = refusal(lang)
+        weak = WeakRetrieval(self.evidence_floors)
+        if weak.name not in without and weak(Draft(standalone, lang, "", [], passages)).decline:
+            checked = Checked(
+                REFUSAL[lang], refused=True, checks=[CheckOutcome(weak.name, "declined", "before generation")]
+            )
+            clock.first_token()
             yield checked.text
         elif llm is not None:
-            parts: list[str] = []
             try:
-                # An English question that asks for one thing is read in Chinese first (_read_in_chinese); when
-                # that reading declines, the model answers in English as it does questions asking for two.
-                read_in_chinese = lang == "en" and not asks_two_things(standalone)
-                translated = None
-                if read_in_chinese:
-                    translated = yield from self._read_in_chinese(
-                        standalone, passages, llm, self.glossary, english_terms=True
-                    )
-                if translated is not None:
-                    checked = translated
-                else:
-                    for delta in llm.stream(answer_messages(standalone, lang, passages, self.glossary)):
-                        parts.append(delta)
-                        yield delta
-                    checked = check_answer(
-                        "".join(parts), lang, passages, question=standalone, glossary=self.glossary, relate=self.relate
-                    )
-                if read_in_chinese and not checked.wrong_language:
-                    pass  # the Chinese reading was made, and the second reading below would repeat it
-                elif checked.refused and not checked.note and lang == "en":
-                    checked = self._second_reading(standalone, passages, llm, self.glossary) or checked
-                elif checked.wrong_language and lang == "en":  # answered in Chinese: translated, as above
-                    checked = self._translated("".join(parts), standalone, passages, llm, self.glossary) or checked
-                elif lang == "en" and not checked.refused and (missing := missing_parts(standalone, checked.text)):
-                    checked = self._fuller_reading(standalone, passages, llm, checked, missing, self.glossary)
-                if checked.note:
-                    notices.append(checked.note)
-                if checked.wrong_language:
+                repaired = yield from self._write(standalone, lang, passages, llm, clock)
+                if repaired.wrong_language:
                     notices.append(f"{llm.name} did not answer in {'Chinese' if lang == 'zh' else 'English'}")
-                    checked = None
+                elif repaired.refused:
+                    checked = repaired
+                else:
+                    if lang == "en" and untranslated_terms(repaired.text):
+                        try:
+                            with clock.stage("extra_calls"):
+                                repaired = replace(repaired, text=translate_terms(repaired.text, llm, self.glossary))
+                        except (ModelError, GenerationError) as exc:
+                            notices.append(f"Chinese terms left untranslated: {exc}")
+                    draft = Draft(standalone, lang, repaired.text, repaired.citations, passages, self.glossary)
+                    with clock.stage("checks"):
+                        checked = verify(draft, self.checks(llm)[1:], without)
+                if checked is not None and checked.note:
+                    notices.append(checked.note)
             except (ModelError, GenerationError) as exc:
                 notices.append(str(exc))
-        if checked is not None and not checked.refused and isinstance(llm, ChoiceScorer):
-            try:
-                confirmed = self._confirm_figures(standalone, lang, checked, llm)
-                if confirmed is not checked:
-                    notices.append(confirmed.note)
-                checked = confirmed
-            except (ModelError, GenerationError) as exc:
-                notices.append(str(exc))
-        if checked is not None and llm is not None and lang == "en" and untranslated_terms(checked.text):
-            try:
-                checked = replace(checked, text=translate_terms(checked.text, llm, self.glossary))
-            except (ModelError, GenerationError) as exc:
-                notices.append(f"Chinese terms left untranslated: {exc}")
+                checked = None
         if checked is None:
             text = self._extractive.answer(standalone, lang, passages, self.glossary)
+            clock.first_token()
             yield text
             checked = check_answer(text, lang, passages, extractive=True)
             name = self._extractive.name
@@ -321,85 +361,35 @@ class Bot:
             standalone_question=standalone,
             notice="; ".join(notices),
             ungrounded_numbers=checked.ungrounded,
-            latency_ms=round((time.perf_counter() - started) * 1000),
+            latency_ms=clock.elapsed_ms(),
+            first_token_ms=clock.first_token_ms,
+            timings_ms=dict(clock.ms),
+            checks=checked.checks,
+            draft=checked.draft,
         )
 
-    @staticmethod
-    def _confirm_figures(question: str, lang: Lang, checked: Checked, scorer: ChoiceScorer) -> Checked:
-        """An answer's figures must answer the question, not merely sit in a passage about something close to it
-        (the Top-5 regions' total for "the AI-chip amount"): the model reads the sentences holding them and says
-        whether they answer the question. One forward pass over a short prompt, no decoding. Answers whose
-        figures all come from one sentence only."""
-        evidence = figure_evidence(checked)
-        if len(evidence) != 1:
-            # Figures from several sentences answer a question of several parts, which one yes or no does not
-            # judge well (a correct two-part answer scored 0.47); every declined answer above had one sentence.
-            return checked
-        _, doubt = scorer.choice_probabilities(support_messages(question, evidence), SUPPORT_CHOICES)
-        if doubt <= MAX_DOUBT:
-            return checked
-        note = f"the sentences holding the answer's figures do not answer the question (doubt {doubt:.2f})"
-        return Checked(REFUSAL[lang], refused=True, note=note)
-
-    def _fuller_reading(
-        self,
-        question: str,
-        passages: list[Passage],
-        llm: Generator,
-        checked: Checked,
-        missing: set[str],
-        glossary: Glossary | None,
-    ) -> Checked:
-        """An English answer that lacks part of what the question asks for ("how many deals ..., and what share"
-        answered with two percentages; "when, and by whom" with a date), against the second reading: the one that
-        lacks less, the first when neither does."""
-        second = self._second_reading(question, passages, llm, glossary)
-        if second is not None and missing_parts(question, second.text) < missing:
-            return second
-        return checked
+    def _write(
+        self, question: str, lang: Lang, passages: list[Passage], llm: Generator, clock: Clock
+    ) -> collections.abc.Generator[str, None, Checked]:
+        """The model's answer from the passages, streamed through the figure gate, then repaired (repair_answer).
+        An English question goes through its Chinese reading first when the settings ask for it."""
+        if lang == "en" and self.settings.english_path == "chinese":
+            translated = yield from self._read_in_chinese(question, passages, llm, clock)
+            if translated is not None:
+                return translated
+        messages = answer_messages(question, lang, passages, self.glossary)
+        sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
+        raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
+        return repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
 
     def _read_in_chinese(
-        self,
-        question: str,
-        passages: list[Passage],
-        llm: Generator,
-        glossary: Glossary | None = None,
-        english_terms: bool = False,
+        self, question: str, passages: list[Passage], llm: Generator, clock: Clock
     ) -> collections.abc.Generator[str, None, Checked | None]:
-        """The answer to an English question read with the Chinese prompt and translated; None when that reading
-        declines. Answering in English, the small local model paraphrases the Chinese passages' terms loosely
-        ("small brain" and "body" for 小脑 and 肢体, "high-performance" for 高性价比) or keeps one item of four, and
-        reading in Chinese it drops the second part of a two-part question, so a question asking for one thing is
-        read this way first (BENCHMARKS.md, "English questions read in Chinese"). english_terms gives the passages
-        with the English reading of their terms, which lets the model match the question's words to them
-        ("performance per watt" to 性能功耗比). Streams the translation as it is generated."""
-        messages = answer_messages(question, "zh", passages, glossary, english_terms=english_terms)
-        raw = "".join(llm.stream(messages))
-        return (yield from self._translating(raw, question, passages, llm, glossary))
-
-    def _second_reading(
-        self, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
-    ) -> Checked | None:
-        """An English question asked again with the Chinese prompt and the answer translated, when the model declined
-        it or left out a kind of figure it asks for. The small local model reads the Chinese passages better in
-        Chinese: of 8 answerable English test questions it declined, it answered all 8 in Chinese, while 4 of 6
-        unanswerable ones it had rightly declined were still declined (by the model or the figure check). None
-        when the second reading declines too. The passages are the report's text alone here: with the English
-        reading of their figures beside them, the Chinese answer copied the reading and left out the question's
-        second part (measured on the English test set, tenth session)."""
-        return _result(self._read_in_chinese(question, passages, llm, glossary))
-
-    def _translated(
-        self, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
-    ) -> Checked | None:
-        """A Chinese answer to an English question, checked as Chinese and translated; None when it is no answer."""
-        return _result(self._translating(raw, question, passages, llm, glossary))
-
-    def _translating(
-        self, raw: str, question: str, passages: list[Passage], llm: Generator, glossary: Glossary | None = None
-    ) -> collections.abc.Generator[str, None, Checked | None]:
-        """_translated, yielding the translation as it is generated."""
-        zh = check_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
+        """The answer to an English question read with the Chinese prompt (the passages with the English reading of
+        their terms) and translated as it streams; None when that reading declines or gives no citation."""
+        messages = answer_messages(question, "zh", passages, self.glossary, english_terms=True)
+        raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate.closed())
+        zh = repair_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
         # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
@@ -408,14 +398,13 @@ class Bot:
         # Its copies of the passages' English readings go too: glossed again, "流片 (tape-out)" came back as
         # "tape-out (tape-out)".
         text = strip_glosses(re.sub(r"\s*\[\d+\]", "", zh.text)).strip()
-        parts: list[str] = []
-        for delta in translate_answer(text, llm, glossary, question):
-            parts.append(delta)
-            yield delta
-        english = kept_figures("".join(parts).strip(), text, glossary, question)
+        sources = "\n".join(english_reading(p.text, self.glossary) for p in passages)
+        deltas = translate_answer(text, llm, self.glossary, question)
+        english = yield from clock.streamed(deltas, "extra_calls", "extra_calls", FigureGate(sources))
+        english = kept_figures(english.strip(), text, self.glossary, question)
         for citation in zh.citations:
             english = add_marker(english.rstrip(), number[citation.chunk.id], "en")
-        en = check_answer(english, "en", passages, question=question, glossary=glossary)
+        en = repair_answer(english, "en", passages, question=question, glossary=self.glossary)
         return None if en.refused or en.wrong_language else en
 
     def ask(

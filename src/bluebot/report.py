@@ -22,11 +22,13 @@ from bluebot.evaluation import (
     Metrics,
     Pair,
     breakdown,
+    check_rows,
     forbidden_found,
     missing_keywords,
     pair_results,
     record_correct,
     record_failed,
+    stage_times,
 )
 from bluebot.judge import JudgeScore
 from bluebot.types import EvalCase
@@ -204,6 +206,47 @@ def text_table(b: Breakdown) -> str:
             f"{m.errors:>4}"
         )
     return "\n".join(lines)
+
+
+def timing_table(pairs: list[Pair]) -> str:
+    """p50 / p95 per stage (rows) and language (columns), in ms."""
+    times = stage_times(pairs)
+    groups = [g for g in ("all", "zh", "en") if g in times]
+    stages = list(dict.fromkeys(stage for g in groups for stage in times[g]))
+    rows = [
+        [stage, *(" / ".join(_ms(v) for v in times[g].get(stage, (None, None))) for g in groups)] for stage in stages
+    ]
+    return _table(["stage (p50 / p95 ms)", *groups], rows)
+
+
+CHECK_HEADER = [
+    "check",
+    "declined",
+    "of unanswerable",
+    "of answerable",
+    "decisive, unanswerable (lost without it)",
+    "decisive, correct draft (won without it)",
+    "shortened",
+    "off",
+]
+
+
+def check_table(pairs: list[Pair]) -> str:
+    """What each verification check did; the decisive columns are what switching it off would change."""
+    rows = [
+        [
+            r.name,
+            str(r.declined),
+            str(r.declined_unanswerable),
+            str(r.declined_answerable),
+            str(r.decisive_right),
+            str(r.decisive_cost),
+            str(r.changed),
+            str(r.off),
+        ]
+        for r in check_rows(pairs)
+    ]
+    return _table(CHECK_HEADER, rows) if rows else "(no check ran: extractive answers, or an older results file)"
 
 
 # ---------------------------------------------------------------- failed cases
@@ -407,6 +450,12 @@ class ReportFiles:
 
 
 CHART_NAME = "accuracy.png"
+CHECKS_NOTE = (
+    "Each check reads every answer, even one an earlier check declined. A decline is decisive when no other check "
+    "declined the same answer: switching the check off (`bluebot eval --without NAME`) would then have shown the "
+    "model's draft. A check earns its place by its decisive declines of unanswerable questions against the correct "
+    "drafts it declined."
+)
 
 
 def markdown_report(
@@ -436,7 +485,9 @@ def markdown_report(
     lines += ["", "## Summary", "", summary_table(b), "", f"![accuracy by category and language]({CHART_NAME})"]
     if chart_labels:
         lines.append("\nChart labels: " + ", ".join(f"{k} = {v}" for k, v in chart_labels.items()))
-    lines += ["", "## By category", "", category_table(b), "", "## Definitions", "", DEFINITIONS]
+    lines += ["", "## By category", "", category_table(b)]
+    lines += ["", "## Where the time goes", "", timing_table(pairs)]
+    lines += ["", "## Checks", "", CHECKS_NOTE, "", check_table(pairs), "", "## Definitions", "", DEFINITIONS]
     if errors:
         lines += ["", "## Errors", "", *(f"- `{cid}`: {message}" for cid, message in errors.items())]
     if judge is not None:

@@ -48,6 +48,17 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class CheckOutcome:
+    """What one verification check did to an answer: "passed", "changed" (removed part of it), "declined" (with
+    the reason), or "off" (switched off by name); score is its measurement where it has one."""
+
+    name: str
+    action: str
+    reason: str = ""
+    score: float | None = None
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Literal["user", "assistant"]
     content: str
@@ -68,6 +79,10 @@ class Answer:
     notice: str = ""  # e.g. "the local model failed; extractive answer"
     ungrounded_numbers: list[str] = field(default_factory=list)
     latency_ms: int = 0
+    first_token_ms: int | None = None  # from the question to the first streamed character
+    timings_ms: dict[str, int] = field(default_factory=dict)  # per stage: see docs/eval-format.md
+    checks: list[CheckOutcome] = field(default_factory=list)
+    draft: str = ""  # the model's answer that a check declined, so that evaluation can tell what the check changed
 
 
 @dataclass(frozen=True)
