@@ -36,6 +36,7 @@ def eval_dir(tmp_path: Path) -> Path:
     d.mkdir()
     (d / "tiny.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS), encoding="utf-8")
     (d / "notes.txt").write_text("not a test set", encoding="utf-8")
+    (d / "test_zh.jsonl").write_text(json.dumps(ROWS[0], ensure_ascii=False), encoding="utf-8")  # the locked split
     return d
 
 
@@ -51,7 +52,7 @@ def test_a_shipped_set_runs_with_progress_and_shows_summary_and_failures(eval_di
         GenerationError("the model crashed"),  # recorded, the run goes on
         answer(question="英伟达的营收是多少？", text="报告中没有。", refused=True),
     )
-    assert h.shipped() == ["tiny.jsonl"]
+    assert h.shipped() == ["tiny.jsonl"]  # not the locked test split, which is run only to report
     progress = Progress()
     status, summary, failures, files, chart = h.run("tiny.jsonl", None, "extractive", "en", progress)
     assert [c.backend for c in bot.calls] == ["extractive"] * 3

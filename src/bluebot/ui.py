@@ -137,10 +137,8 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 UI_LANGS = [("English", "en"), ("中文", "zh")]
-# Questions the report answers, word for word from the dev test sets (zh-001, zh-025, zh-014, en-003, en-025,
-# en-038), each answered correctly and cited in the measured runs (docs/eval-2026-11-29-int8). A question the bot
-# declines by design ("which regions attracted the most": the report gives the top five only as a total) is no
-# example of what it does well.
+# Questions the report answers, word for word from the dev test sets, each answered correctly and cited in the
+# measured runs. A question the bot declines by design is no example of what it does well.
 EXAMPLES = [
     "2024年中国AI产业领域一共发生了多少起投资案例？",
     "FPGA芯片有哪些劣势？",
@@ -329,7 +327,10 @@ class EvalHandlers:
         self._files = tempfile.TemporaryDirectory(prefix="bluebot-eval-")
 
     def shipped(self) -> list[str]:
-        return sorted(p.name for p in self.eval_dir.glob("*.jsonl")) if self.eval_dir.is_dir() else []
+        """The dev sets to run from the app; the locked test split (test_*.jsonl) is run only to report."""
+        if not self.eval_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.eval_dir.glob("*.jsonl") if not p.name.startswith("test_"))
 
     def run(
         self,
