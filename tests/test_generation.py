@@ -147,10 +147,25 @@ def test_model_refusal_becomes_the_fixed_sentence(settings: Settings) -> None:
     assert answer.refused and answer.text == "The report does not say."
 
 
-def test_an_english_decline_is_one_generation(settings: Settings) -> None:
-    bot, fake = make_bot(settings, ["The report does not say."])
-    answer = bot.ask("How much AI investment was disclosed in China in 2024, and in how many deals?", backend="local")
-    assert answer.refused and len(fake.calls) == 1 and fake.calls[0][0][1].startswith("You answer questions")
+def test_an_english_decline_is_read_again_in_chinese(settings: Settings) -> None:
+    replies = [
+        "The report does not say.",
+        "披露总投资金额近850亿元[1]。",
+        "Disclosed investment was nearly 85 billion yuan.",
+    ]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
+    assert not answer.refused and answer.text == "Disclosed investment was nearly 85 billion yuan [1]."
+    assert fake.calls[0][0][1].startswith("You answer questions") and fake.calls[1][0][1].startswith("你是报告问答助手")
+    assert "850" in answer.citations[0].chunk.text and "extra_calls" in answer.timings_ms
+    # a Chinese reading that declines too keeps the decline: two generations, no more
+    bot, fake = make_bot(settings, ["The report does not say.", REFUSAL["zh"]])
+    answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
+    assert answer.refused and answer.text == REFUSAL["en"] and len(fake.calls) == 2
+    # an answer is one generation
+    bot, fake = make_bot(settings, ["There were 1,156 deals [1]."])
+    assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
+    assert len(fake.calls) == 1
 
 
 def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> None:
@@ -190,8 +205,14 @@ def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> N
 TWO_THINGS = "How many AI investment deals were there in China in 2024, and how much did they raise?"
 
 
-def test_a_chinese_reply_to_an_english_question_falls_back(settings: Settings) -> None:
-    bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。"])
+def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translated(settings: Settings) -> None:
+    replies = ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。", "There were 1,156 deals in 2024."]
+    bot, fake = make_bot(settings, replies)
+    answer = bot.ask(TWO_THINGS, backend="local")
+    assert answer.text == "There were 1,156 deals in 2024 [1]." and answer.backend == "local:fake"
+    assert fake.calls[2][1][1] == "共有投资案例1,156起。"  # the translator gets the answer without its markers
+    # a reply that stays Chinese falls back to the report's own sentences
+    bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。", "共有投资案例1,156起。"])
     answer = bot.ask(TWO_THINGS, backend="local")
     assert answer.backend == "extractive" and "did not answer in English" in answer.notice
     assert answer.text.startswith("From the report") and answer.citations

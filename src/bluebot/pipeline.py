@@ -372,23 +372,31 @@ class Bot:
         self, question: str, lang: Lang, passages: list[Passage], llm: Generator, clock: Clock
     ) -> collections.abc.Generator[str, None, Checked]:
         """The model's answer from the passages, streamed through the figure gate, then repaired (repair_answer).
-        An English question goes through its Chinese reading first when the settings ask for it."""
+
+        An English question is answered in English in one generation. Only when that answer declines or comes back
+        in Chinese is the question read again in Chinese and the answer translated: the small model reads Chinese
+        passages better in Chinese. With english_path "chinese", every English question is read that way first."""
         if lang == "en" and self.settings.english_path == "chinese":
-            translated = yield from self._read_in_chinese(question, passages, llm, clock)
+            translated = yield from self._read_in_chinese(question, passages, llm, clock, ("prompt", "decode"))
             if translated is not None:
                 return translated
         messages = answer_messages(question, lang, passages, self.glossary)
         sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
         raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
-        return repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
+        repaired = repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
+        if lang == "en" and self.settings.english_path == "direct" and (repaired.refused or repaired.wrong_language):
+            translated = yield from self._read_in_chinese(question, passages, llm, clock, ("extra_calls",) * 2)
+            if translated is not None:
+                return translated
+        return repaired
 
     def _read_in_chinese(
-        self, question: str, passages: list[Passage], llm: Generator, clock: Clock
+        self, question: str, passages: list[Passage], llm: Generator, clock: Clock, stages: tuple[str, str]
     ) -> collections.abc.Generator[str, None, Checked | None]:
         """The answer to an English question read with the Chinese prompt (the passages with the English reading of
         their terms) and translated as it streams; None when that reading declines or gives no citation."""
         messages = answer_messages(question, "zh", passages, self.glossary, english_terms=True)
-        raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate.closed())
+        raw = yield from clock.streamed(llm.stream(messages), *stages, FigureGate.closed())
         zh = repair_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
