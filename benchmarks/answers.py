@@ -39,7 +39,7 @@ def timed(bot: Bot, case: EvalCase, backend: str) -> tuple[float, float, Answer]
     start = time.perf_counter()
     first = None
     for part in bot.ask_stream(case.question, backend=backend):
-        if first is None:
+        if first is None and isinstance(part, str):  # the first text shown, not a progress event
             first = time.perf_counter() - start
         if isinstance(part, Answer):
             return first or 0.0, time.perf_counter() - start, part

@@ -30,7 +30,7 @@ from bluebot.generation import (
 from bluebot.passages import Passage
 from bluebot.pipeline import Bot
 from bluebot.text import detect_lang
-from bluebot.types import Answer, Chunk, Hit, Turn
+from bluebot.types import Answer, Chunk, Hit, Progress, Turn
 
 TOTAL = "2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。"
 HANGZHOU = "2024年，杭州AI产业领域获投的企业有54家，披露融资规模过亿的企业有14家。"
@@ -103,8 +103,13 @@ def test_ask_stream_yields_deltas_then_the_answer(settings: Settings) -> None:
     reply = "2024年中国AI产业领域共有投资案例1,156起[1]。"
     bot, fake = make_bot(settings, [reply])
     parts = list(bot.ask_stream("2024年中国AI产业领域共有多少起投资案例？", backend="local"))
-    *deltas, answer = parts
-    assert len(deltas) > 1 and all(isinstance(d, str) for d in deltas) and "".join(deltas) == reply  # type: ignore[arg-type]
+    *events, answer = parts
+    # what it is doing while the reader waits, then the text as it is generated, then the check
+    steps = [e for e in events if isinstance(e, Progress)]
+    assert steps == [Progress("search"), Progress("read", len(answer.retrieved)), Progress("check")]  # type: ignore[union-attr]
+    assert events.index(steps[1]) < events.index(next(e for e in events if isinstance(e, str)))
+    deltas = [e for e in events if isinstance(e, str)]
+    assert len(deltas) > 1 and "".join(deltas) == reply
     assert isinstance(answer, Answer)
     assert answer.text.startswith(reply[:-1]) and answer.backend == "local:fake" and not answer.refused
     assert any("1,156" in c.chunk.text for c in answer.citations)  # added by the checks if [1] lacks it
@@ -183,8 +188,9 @@ def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> N
     assert fake.calls[1][1][1] == "GPU的劣势是功耗高。"
     # the translation streams as it is generated; the Chinese reading is not shown
     bot, _ = make_bot(settings, replies)
-    *deltas, answer = bot.ask_stream("What is the GPU's weakness in the chip comparison?", backend="local")
-    assert len(deltas) > 1 and "".join(deltas) == "The GPU's weakness is high power consumption [1]."  # type: ignore[arg-type]
+    *events, answer = bot.ask_stream("What is the GPU's weakness in the chip comparison?", backend="local")
+    deltas = [e for e in events if isinstance(e, str)]
+    assert len(deltas) > 1 and "".join(deltas) == "The GPU's weakness is high power consumption [1]."
     assert isinstance(answer, Answer) and answer.text == replies[1]
     # when the Chinese reading declines, the model answers in English, and is not asked in Chinese again
     replies = ["报告中没有找到相关信息。", "The GPU consumes much power [1]."]

@@ -39,6 +39,6 @@ def test_bot_answers_through_the_server(server: str, settings: Settings, tmp_pat
     parts = list(bot.ask_stream("2024年中国AI产业领域共有多少起投资案例？"))
     answer = parts[-1]
     assert answer.backend == f"openai:{ALIAS}" and "cannot reach" not in answer.notice  # type: ignore[union-attr]
-    assert len(parts) > 2  # streamed, not one block
+    assert len([p for p in parts if isinstance(p, str)]) > 1  # streamed, not one block
     # the 0.5B model is weak; whatever it says, the checks leave a cited answer or the fixed refusal
     assert answer.refused or answer.citations  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from bluebot.config import Settings
 from bluebot.errors import IndexMissingError
 from bluebot.evaluation import load_cases
 from bluebot.feedback import REASONS
-from bluebot.types import Chunk, Turn
+from bluebot.types import Chunk, Progress, Turn
 from bluebot.ui import EXAMPLES, LABELS, ChatHandlers, Records, build_app, preferred_lang
 
 from fakes import CHUNK, FakeBot, answer
@@ -55,6 +55,23 @@ def test_the_checked_text_replaces_the_streamed_draft(tmp_path: Path) -> None:
     h = ChatHandlers(RepairingBot(), Settings(data_dir=tmp_path))
     chat = ask(h, "多少起？")[-1][1]
     assert text(chat[-1]) == "共有投资案例1,156起[1]。"
+
+
+def test_the_chat_says_what_the_bot_is_doing_while_the_reader_waits(tmp_path: Path) -> None:
+    class WorkingBot(FakeBot):
+        def ask_stream(self, question, history=(), backend=None, k=None):  # type: ignore[no-untyped-def]
+            yield Progress("search")
+            yield Progress("read", 4)
+            yield "共有投资案例1,156起"
+            yield Progress("check")
+            yield answer(text="共有投资案例1,156起[1]。")
+
+    h = ChatHandlers(WorkingBot(), Settings(data_dir=tmp_path))
+    shown = [text(u[1][-1]) for u in ask(h, "多少起？", lang="zh")]
+    assert LABELS["zh"]["search"] in shown and LABELS["zh"]["read"].format(n=4) in shown
+    assert any(s.startswith("共有投资案例1,156起") and s.endswith(LABELS["zh"]["check"]) for s in shown)
+    assert shown[-1] == "共有投资案例1,156起[1]。"
+    assert all(set(LABELS[lang]) == set(LABELS["en"]) for lang in LABELS)
 
 
 @pytest.mark.parametrize("message", ["", "   ", "\n\t", "\u200b"])

@@ -123,7 +123,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for part in bot.ask_stream(args.question, k=args.k):
         if isinstance(part, Answer):
             answer = part
-        elif live:
+        elif live and isinstance(part, str):
             streamed.append(part)
             print(part, end="", flush=True)
     assert answer is not None  # ask_stream always ends with its Answer

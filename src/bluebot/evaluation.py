@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from bluebot.errors import BadResultsError, BadTestSetError, BluebotError, GenerationError
 from bluebot.numbers import Amount, find_amounts, ungrounded
 from bluebot.text import detect_lang, normalize_for_match
-from bluebot.types import Answer, Chunk, EvalCase, Hit, Turn
+from bluebot.types import Answer, Chunk, EvalCase, Hit, Progress, Turn
 
 _LIST_FIELDS = ("keywords", "forbid", "evidence")
 
@@ -519,7 +519,7 @@ def breakdown(pairs: list[Pair]) -> Breakdown:
 class StreamingBot(Protocol):
     def ask_stream(
         self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
-    ) -> Iterator[str | Answer]: ...
+    ) -> Iterator[str | Progress | Answer]: ...
 
 
 @dataclass(frozen=True)

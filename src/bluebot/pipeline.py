@@ -50,7 +50,7 @@ from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
 from bluebot.text import clean_input, detect_lang
-from bluebot.types import Answer, CheckOutcome, Hit, Lang, Turn
+from bluebot.types import Answer, CheckOutcome, Hit, Lang, Progress, Turn
 
 
 @dataclass(frozen=True)
@@ -279,8 +279,9 @@ class Bot:
 
     def ask_stream(
         self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
-    ) -> Iterator[str | Answer]:
-        """Text deltas as they are generated, then the checked Answer, whose text replaces the streamed one.
+    ) -> Iterator[str | Progress | Answer]:
+        """Text deltas as they are generated, then the checked Answer, whose text replaces the streamed one; Progress
+        events say what it is doing meanwhile.
 
         retrieve -> passages -> write (one generation in the question's language) -> repair (citations, units) ->
         verify (the named checks of checks()). The stream holds back text from the first figure that no passage
@@ -308,6 +309,7 @@ class Bot:
                 notices.append(str(exc))
                 llm = None  # the model just failed; do not wait for it a second time
                 standalone = rewrite_fallback(question, history)
+        yield Progress("search")
         with clock.stage("retrieve"):
             hits = self.search(standalone, k=k, lang=lang)
             passages = build_passages(hits, standalone)
@@ -322,6 +324,7 @@ class Bot:
             clock.first_token()
             yield checked.text
         elif llm is not None:
+            yield Progress("read", len(passages))
             try:
                 repaired = yield from self._write(standalone, lang, passages, llm, clock)
                 if repaired.wrong_language:
@@ -336,6 +339,7 @@ class Bot:
                         except (ModelError, GenerationError) as exc:
                             notices.append(f"Chinese terms left untranslated: {exc}")
                     draft = Draft(standalone, lang, repaired.text, repaired.citations, passages, self.glossary)
+                    yield Progress("check")
                     with clock.stage("checks"):
                         checked = verify(draft, self.checks(llm)[1:], without)
                 if checked is not None and checked.note:

@@ -59,6 +59,15 @@ class CheckOutcome:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """What the bot is doing before and between the streamed text: "search", "read" (passages: how many it reads),
+    "check". For a waiting reader; consumers that only want text skip it."""
+
+    step: str
+    passages: int = 0
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Literal["user", "assistant"]
     content: str

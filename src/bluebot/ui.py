@@ -22,7 +22,7 @@ from bluebot.feedback import REASONS, Verdict, append_feedback, feedback_case
 from bluebot.render import sources_html
 from bluebot.report import category_table, failures_markdown, run_info, save_run, summary_table
 from bluebot.text import clean_input
-from bluebot.types import Answer, Turn
+from bluebot.types import Answer, Progress, Turn
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class StreamingBot(Protocol):
     def ask_stream(
         self, question: str, history: Sequence[Turn] = (), backend: str | None = None, k: int | None = None
-    ) -> Iterator[str | Answer]: ...
+    ) -> Iterator[str | Progress | Answer]: ...
 
 
 # Every string the user reads, per UI language. The reasons' order follows feedback.REASONS.
@@ -61,6 +61,9 @@ LABELS: dict[str, dict[str, str]] = {
         "k": "Passages to retrieve",
         "language": "Language",
         "thinking": "_Searching the report…_",
+        "search": "_Searching the report…_",
+        "read": "_Reading {n} passages…_",
+        "check": "_Checking the answer against its sources…_",
         "empty": "Please type a question about the report first, or click one of the examples.",
         "refused": "Not in the report: the bot found no passage that answers this, so it declined rather than guess.",
         "fallback": "The language model is unavailable; this is an extractive answer quoting the passages.",
@@ -111,6 +114,9 @@ LABELS: dict[str, dict[str, str]] = {
         "k": "检索段落数",
         "language": "界面语言",
         "thinking": "_正在检索报告…_",
+        "search": "_正在检索报告…_",
+        "read": "_正在阅读 {n} 段资料…_",
+        "check": "_正在根据资料核对回答…_",
         "empty": "请先输入一个关于报告的问题，或点击下面的示例问题。",
         "refused": "报告中没有相关内容：未找到能回答该问题的段落，因此不作猜测。",
         "fallback": "大模型暂不可用；以下为直接引用段落的抽取式回答。",
@@ -247,6 +253,10 @@ class ChatHandlers:
             for part in self.bot.ask_stream(message, history, backend=backend, k=int(k)):
                 if isinstance(part, Answer):
                     answer = part
+                elif isinstance(part, Progress):
+                    status = labels[part.step].format(n=part.passages)
+                    chat[-1] = _assistant(f"{streamed}\n\n{status}" if streamed else status)
+                    yield "", list(chat), records, gr.skip(), gr.skip()
                 else:
                     streamed += part
                     chat[-1] = _assistant(streamed + " ▌")
