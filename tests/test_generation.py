@@ -127,6 +127,7 @@ def test_the_final_text_is_the_checked_one(settings: Settings) -> None:
 
 
 def test_english_question_gets_english_units(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     bot, fake = make_bot(settings, ["Disclosed investment reached nearly 850 billion yuan [1]."])
     answer = bot.ask("How much AI investment was disclosed in China in 2024?", backend="local")
     assert answer.lang == "en" and "85 billion yuan" in answer.text and "850 billion" not in answer.text
@@ -147,12 +148,14 @@ def test_weak_evidence_refuses_without_asking_the_model(settings: Settings) -> N
 
 
 def test_model_refusal_becomes_the_fixed_sentence(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     bot, _ = make_bot(settings, ["The passages do not mention Beijing.", "资料中没有提到北京。"])
     answer = bot.ask("How much AI investment went to Beijing in 2024?", backend="local")
     assert answer.refused and answer.text == "The report does not say."
 
 
 def test_an_english_decline_is_read_again_in_chinese(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     replies = [
         "The report does not say.",
         "披露总投资金额近850亿元[1]。",
@@ -171,6 +174,16 @@ def test_an_english_decline_is_read_again_in_chinese(settings: Settings) -> None
     bot, fake = make_bot(settings, ["There were 1,156 deals [1]."])
     assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
     assert len(fake.calls) == 1
+
+
+def test_an_english_question_asking_for_one_thing_is_read_in_chinese_two_things_in_english(settings: Settings) -> None:
+    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。", "There were 1,156 deals [1]."])
+    assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
+    assert fake.calls[0][0][1].startswith("你是报告问答助手") and fake.calls[1][0][1].startswith("Translate")
+    bot, fake = make_bot(settings, ["1,156 deals and nearly 85 billion yuan [1]."])
+    answer = bot.ask("How many AI deals were there in 2024, and how much did they raise?", backend="local")
+    assert answer.text == "1,156 deals and nearly 85 billion yuan [1]." and len(fake.calls) == 1
+    assert fake.calls[0][0][1].startswith("You answer questions")
 
 
 def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> None:
@@ -225,6 +238,7 @@ def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translate
 
 
 def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."
     bot, fake = make_bot(settings, [reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
     answer = bot.ask("Which cities have set up AI industry funds?", backend="local")
@@ -235,6 +249,7 @@ def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settin
 
 
 def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     reply = "Hangzhou had 54家 funded firms, 14家 of them raising over 100 million yuan [1]."
     bot, fake = make_bot(settings, [reply])
     answer = bot.ask("How many AI companies in Hangzhou got funding?", backend="local")
@@ -243,6 +258,7 @@ def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Setti
 
 
 def test_a_single_term_translated_without_its_number_is_used(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     reply = "Four directions: scenario opening,标杆示范 and ecosystem building [1]."
     bot, _ = make_bot(settings, [reply, "Benchmark demos"])
     answer = bot.ask("Around which four directions is the scenario company opening resources?", backend="local")
@@ -250,6 +266,7 @@ def test_a_single_term_translated_without_its_number_is_used(settings: Settings)
 
 
 def test_an_untranslatable_term_stays_and_a_failed_translation_keeps_the_answer(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     replies = ["Funds were set up in 成都 [1].", "1. 成都", "Funds went to 成都 [1].", GenerationError("down")]
     bot, _ = make_bot(settings, replies)
     assert bot.ask("Which cities set up AI funds?", backend="local").text == "Funds were set up in 成都 [1]."
@@ -302,6 +319,7 @@ def test_an_answer_without_one_figure_sentence_is_judged_on_its_passages(setting
 
 
 def test_an_english_passage_is_judged_with_an_english_prompt(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     (settings.corpus_dir / "guide.md").write_text("# Backups\n\nRun rsync -a every night to copy /home.\n")
     bot, fake = scoring_bot(settings, ["Use rsync -a [1]."], [(0.9, 0.1)])
     answer = bot.ask("Which command copies /home every night?", backend="local")
@@ -457,6 +475,7 @@ def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
 
 
 def test_an_english_prompt_names_the_glossary_terms_in_english(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
     bot, fake = make_bot(settings, ["54 companies [1].", "54家[1]。"])
     bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")
@@ -466,6 +485,7 @@ def test_an_english_prompt_names_the_glossary_terms_in_english(settings: Setting
 
 
 def test_glossary_terms_left_in_an_english_answer_need_no_model_call(settings: Settings) -> None:
+    settings = settings.with_(english_path="direct")  # the English prompt itself
     (settings.corpus_dir / "glossary.tsv").write_text("杭州\tHangzhou\n", encoding="utf-8")
     bot, fake = make_bot(settings, ["54 companies in杭州 raised money [1]."])
     answer = bot.ask("How many AI companies in Hangzhou raised money in 2024?", backend="local")

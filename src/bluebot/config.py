@@ -12,7 +12,7 @@ from bluebot.errors import ConfigError
 DEFAULT_EMBED_MODEL = "google/embeddinggemma-300m"
 DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"
 BACKENDS = ("local", "openai", "extractive")
-ENGLISH_PATHS = ("direct", "chinese")
+ENGLISH_PATHS = ("auto", "direct", "chinese")
 # The verification checks of bluebot.checks, in the order they run (a test keeps the two lists the same).
 CHECK_NAMES = (
     "weak-retrieval",
@@ -69,7 +69,9 @@ class Settings:
     chroma_url: str = ""
     threads: int = field(default_factory=_default_threads)
     int8_prefill: bool = True  # int8 products for the local model's prompt pass, on CPUs with int8 dot products
-    english_path: str = "direct"  # "direct": English questions answered in English; "chinese": read in Chinese first
+    # English questions: "auto" reads those asking for one thing in Chinese first (pipeline.Bot._write); "direct"
+    # answers every one in English, "chinese" reads every one in Chinese first
+    english_path: str = "auto"
     without: frozenset[str] = frozenset()  # verification checks switched off by name (bluebot eval --without)
 
     def __post_init__(self) -> None:

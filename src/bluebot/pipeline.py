@@ -45,7 +45,7 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
-from bluebot.numbers import strip_glosses
+from bluebot.numbers import asks_two_things, strip_glosses
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -377,10 +377,13 @@ class Bot:
     ) -> collections.abc.Generator[str, None, Checked]:
         """The model's answer from the passages, streamed through the figure gate, then repaired (repair_answer).
 
-        An English question is answered in English in one generation. Only when that answer declines or comes back
-        in Chinese is the question read again in Chinese and the answer translated: the small model reads Chinese
-        passages better in Chinese. With english_path "chinese", every English question is read that way first."""
-        if lang == "en" and self.settings.english_path == "chinese":
+        English questions (english_path "auto"): one asking for one thing is read in Chinese and the answer
+        translated as it streams (the small local model reads Chinese passages better in Chinese: answering in
+        English it declined or paraphrased loosely); one asking for two things is answered in English, since read in
+        Chinese the model dropped the second part. An English answer that declines or comes back in Chinese is read
+        again in Chinese. english_path "direct" and "chinese" take one way for every English question."""
+        path = self.settings.english_path
+        if lang == "en" and (path == "chinese" or (path == "auto" and not asks_two_things(question))):
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("prompt", "decode"))
             if translated is not None:
                 return translated
@@ -388,7 +391,7 @@ class Bot:
         sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
         raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
         repaired = repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
-        if lang == "en" and self.settings.english_path == "direct" and (repaired.refused or repaired.wrong_language):
+        if lang == "en" and path != "chinese" and (repaired.refused or repaired.wrong_language):
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("extra_calls",) * 2)
             if translated is not None:
                 return translated
