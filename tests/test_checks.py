@@ -9,8 +9,6 @@ from bluebot.checks import (
     FigureGate,
     check_answer,
     figure_evidence,
-    list_items,
-    missing_parts,
     repair_answer,
     weak_evidence,
 )
@@ -192,46 +190,6 @@ def test_an_answer_about_a_subject_its_passages_never_name_is_declined() -> None
     assert not checked.refused and checked.citations
 
 
-def test_the_parts_of_a_question_an_answer_leaves_out() -> None:
-    question = "How many deals did the top five regions account for, and what share of all deals is that?"
-    assert missing_parts(question, "The top five took 84.3% of deals and 87.8% of money [1].") == {"count"}
-    assert missing_parts(question, "975 deals, 84.3% [1].") == set()
-    question = "When were the Interim Measures issued, and by whom?"
-    assert missing_parts(question, "July 2023 [1].") == {"name"}
-    assert missing_parts(question, "In July 2023, by the CAC and six other departments [1].") == set()
-    assert missing_parts(question, "In July 2023, by 国家网信办 [1].") == set()  # a name left in Chinese is a name
-
-
-def test_a_figure_the_passage_gives_another_name_is_declined() -> None:
-    cloud = "国内公有云大模型市场中火山引擎以46.4%的市场份额领跑，百度智能云、阿里云紧随其后。"
-    glossary = Glossary({"火山引擎": "Volcano Engine", "百度智能云": "Baidu AI Cloud"})
-    question = "百度智能云在国内公有云大模型市场的份额是多少？"
-    checked = check_answer("46.4%[1]", "zh", passages(cloud), question=question, glossary=glossary)
-    assert checked.refused and checked.text == REFUSAL["zh"] and "火山引擎" in checked.note
-    question = "What share of the market does Volcano Engine hold?"
-    checked = check_answer("46.4% [1]", "en", passages(cloud), question=question, glossary=glossary)
-    assert not checked.refused and checked.text == "46.4% [1]"
-
-
-def test_an_average_must_be_one_the_report_gives() -> None:
-    rounds = "2024年AI领域投资轮次偏早期；A轮、B轮的平均投资金额均过亿元。"
-    question = "What was the average angel-round deal size in 2024?"
-    checked = check_answer("It was over 100 million yuan [1].", "en", passages(HANGZHOU), question=question)
-    assert checked.refused and checked.text == REFUSAL["en"] and "average" in checked.note
-    question = "天使轮平均投资金额是多少？"
-    checked = check_answer("2024年天使轮平均投资金额过亿元[1]。", "zh", passages(HANGZHOU), question=question)
-    assert checked.refused
-    question = "What was the average deal size in Series A and Series B rounds?"
-    checked = check_answer("It exceeded 100 million yuan [1].", "en", passages(rounds), question=question)
-    assert not checked.refused and checked.citations
-    # a question that asks for no average is not held to one ("mean" is a verb too)
-    for question in ("How many Hangzhou companies raised over 100 million yuan?", "What does 14 mean for Hangzhou?"):
-        checked = check_answer(
-            "14 companies raised over 100 million yuan [1].", "en", passages(HANGZHOU), question=question
-        )
-        assert not checked.refused
-
-
 def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing_it() -> None:
     policy = "2019年6月，国家新一代人工智能治理专业委员会发布《新一代人工智能治理原则——发展负责任的人工智能》。"
     question = "2019年6月发布的人工智能治理文件叫什么？"
@@ -239,34 +197,6 @@ def test_an_answer_cited_to_the_wrong_passage_is_checked_against_the_one_backing
         "《新一代人工智能治理原则——发展负责任的人工智能》[1]", "zh", passages(TOTAL, policy), question=question
     )
     assert not checked.refused and checked.citations
-
-
-def test_an_answer_that_only_repeats_the_question_is_declined() -> None:
-    question = "DeepSeek-R1的训练成本是多少？"
-    checked = check_answer("DeepSeek-R1的训练成本是[1]。", "zh", passages(TOTAL), question=question)
-    assert checked.refused and checked.text == REFUSAL["zh"] and "repeats the question" in checked.note
-
-
-@pytest.mark.parametrize(
-    ("question", "reply", "lang"),
-    [
-        ("2024年杭州AI产业领域一共发生了多少起投资案例？", "54家[1]。", "zh"),
-        ("How many AI deals were there in Hangzhou in 2024?", "There were 54 companies [1].", "en"),
-    ],
-)
-def test_a_count_of_other_things_than_the_question_counts_is_declined(question: str, reply: str, lang: str) -> None:
-    checked = check_answer(reply, lang, passages(HANGZHOU), question=question)  # type: ignore[arg-type]
-    assert checked.refused and "counts 家" in checked.note and "asks for 起" in checked.note
-
-
-def test_a_count_of_what_the_question_counts_stands() -> None:
-    for question, reply in [
-        ("2024年杭州有多少家企业获得投资？", "54家，其中融资过亿的14家[1]。"),
-        ("2024年杭州有多少个AI项目获得投资？", "54家[1]。"),  # 个 asks for nothing in particular
-        ("How many deals were there in China in 2024?", "1,156 deals [1]."),
-    ]:
-        lang = "en" if question.isascii() else "zh"
-        assert not check_answer(reply, lang, passages(HANGZHOU, TOTAL), question=question).refused, question
 
 
 def test_plain_numbers_from_the_question_are_not_claims() -> None:
@@ -317,13 +247,6 @@ def test_weak_evidence() -> None:
     assert not weak_evidence(hits, "zh", {"zh": 0.4, "en": 0.4})
     assert not weak_evidence(hits, "zh", None)  # an uncalibrated embedding model has no floor
     assert weak_evidence([], "en", None)
-
-
-def test_which_places_answered_without_a_place_is_declined() -> None:
-    top5 = "Top5地区：合计投资案例975起，占比**84.3%**；合计投资金额744.3亿元，占比**87.8%**。"
-    question = "排名前五的是哪五个地区？"
-    checked = check_answer("合计投资案例975起，占比84.3%[1]。", "zh", passages(top5), question=question)
-    assert checked.refused and checked.text == REFUSAL["zh"] and "names none" in checked.note
 
 
 def test_an_english_answer_is_matched_to_chinese_passages_through_the_glossary_names() -> None:
@@ -400,26 +323,6 @@ def test_a_short_answer_several_passages_hold_cites_the_one_sharing_the_question
     assert check_answer("FPGA[1]。", "zh", ps, cited_for=english).citations[0].chunk.text == trends
     checked = check_answer("FPGA[1]。", "zh", ps, relate=relate, cited_for=english)
     assert [c.chunk.text for c in checked.citations] == [scenarios]
-
-
-def test_a_chinese_list_of_names_no_passage_holds_is_declined() -> None:
-    chart = "2024年杭州AI产业领域代表性标的企业 (部分)\n"
-    chart += "从细分赛道看，AI+医疗、AI+商业、AI基础设施、人形机器人等领域企业较多。"
-    invented = check_answer("代表性标的企业包括杭州阿里云、杭州百度、杭州华为、杭州腾讯等[1]。", "zh", passages(chart))
-    assert invented.refused and invented.text == REFUSAL["zh"]
-    assert "杭州阿里云、杭州百度、杭州华为、杭州腾讯" in invented.note
-    # items copied or shortened from the passage stand
-    copied = check_answer("企业较多的领域有AI+医疗、AI+商业、AI基础设施和人形机器人[1]。", "zh", passages(chart))
-    assert not copied.refused and copied.citations
-    # one unknown item in a list is not taken for an invented list
-    one = check_answer("企业较多的领域有AI+医疗、AI+商业、智慧农业[1]。", "zh", passages(chart))
-    assert not one.refused
-
-
-def test_list_items_drop_the_words_around_the_list() -> None:
-    assert list_items("代表企业包括寒武纪、地平线、Graphcore等[1]。") == ["寒武纪", "地平线", "Graphcore"]
-    assert list_items("主要集中在滨江、余杭等地，合计42家。") == ["滨江", "余杭"]
-    assert list_items("没有列举。") == []
 
 
 def test_figure_evidence_ends_with_the_last_clause_holding_a_figure() -> None:

@@ -14,14 +14,10 @@ from bluebot.errors import GenerationError
 from bluebot.generation import REFUSAL, ChoiceScorer, add_marker, support_choices, support_messages
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
-    AVERAGE,
     Amount,
-    asked_kinds,
-    asked_measure,
     english_amounts,
     english_dates,
     find_amounts,
-    given_kinds,
     matches,
     repair_english,
     strip_glosses,
@@ -29,7 +25,7 @@ from bluebot.numbers import (
     ungrounded,
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
-from bluebot.subjects import asks_who, named_elsewhere, names_missing, names_new, unmentioned
+from bluebot.subjects import unmentioned
 from bluebot.text import detect_lang, has_chinese, keyword_tokens
 from bluebot.types import CheckOutcome, Citation, Hit, Lang
 
@@ -285,47 +281,8 @@ def _claims(text: str, question: str) -> list[Amount]:
     return [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
 
 
-# A list in a Chinese answer: items joined by 、 ("滨江、余杭、西湖、萧山"), within one clause.
-_LIST_RUN = re.compile(r"[^。；;！？!?\n，,：:（）()]+(?:、[^。；;！？!?\n，,：:、（）()]+)+")
-_LIST_LEAD = re.compile(r"^.*(?:包括|包含|主要有|有|为|是|在|如|涵盖)")  # "代表企业包括A、B" -> "A", "B"
-
-
-def list_items(text: str) -> list[str]:
-    """The items of the 、-lists of a Chinese text, without the words that introduce the list or the 等 that ends
-    it: "代表企业包括寒武纪、地平线等[1]。" -> ["寒武纪", "地平线"]."""
-    items: list[str] = []
-    for run in _LIST_RUN.findall(strip_markers(text)):
-        parts = run.split("、")
-        parts[0] = _LIST_LEAD.sub("", parts[0])
-        parts[-1] = re.sub(r"等.*$", "", parts[-1])
-        items += [p.strip(' “”"《》') for p in parts if len(p.strip()) >= 2]
-    return items
-
-
 def _bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
-def invented_items(text: str, sources: Sequence[str]) -> list[str]:
-    """The list items of a Chinese answer that no source holds: fewer than half of an item's character pairs occur
-    in the sources. "杭州阿里云、杭州百度、杭州华为" was the model's answer for a chart of company logos the text
-    lost; items copied or shortened from the passages ("AI+医疗", "存算一体AI芯片") pass."""
-    pairs = set().union(*(_bigrams(re.sub(r"[\s*]", "", s)) for s in sources))
-    invented = []
-    for item in list_items(text):
-        grams = _bigrams(item)
-        if grams and len(grams & pairs) < len(grams) / 2:
-            invented.append(item)
-    return invented
-
-
-def missing_parts(question: str, answer: str) -> set[str]:
-    """What an English question asks for that its answer lacks: a kind of figure (count, money, percent, date) or,
-    for "by whom", a name. "How many deals ..., and what share" answered with two percentages lacks the count."""
-    missing = asked_kinds(question) - given_kinds(answer)
-    if asks_who(question) and not names_new(question, strip_markers(answer)):
-        missing.add("name")
-    return missing
 
 
 def _answer_sources(
@@ -619,45 +576,6 @@ def _cited_passage(citation: Citation, draft: Draft) -> Passage:
     return next(p for p in draft.passages if p.hit.chunk.id == citation.chunk.id)
 
 
-@_check("invented-names")
-def _invented_names(draft: Draft) -> Verdict:
-    """A Chinese answer listing two or more items that no passage holds: the model filled a list the passages do
-    not give (a chart whose labels the text lost) from its own knowledge."""
-    if draft.lang != "zh":
-        return Verdict(draft)
-    invented = invented_items(draft.text, [p.hit.chunk.text for p in draft.passages])
-    if len(invented) >= 2:
-        return Verdict(draft, f"the answer lists names that no passage holds ({'、'.join(invented)})")
-    return Verdict(draft)
-
-
-@_check("echo")
-def _echo(draft: Draft) -> Verdict:
-    """An answer that only restates the question's own words, with a citation and no figure: nothing was found."""
-    said = set(keyword_tokens(strip_markers(draft.text)))
-    if draft.question and not draft.claims and not said - set(keyword_tokens(draft.question)):
-        return Verdict(draft, "the answer only repeats the question")
-    return Verdict(draft)
-
-
-@_check("other-measure")
-def _other_measure(draft: Draft) -> Verdict:
-    """A count of something other than what the question counts (companies for a question about deals): the figure
-    answers a neighbouring question."""
-    counts = {a.measure for a in draft.claims if a.unit == "count" and a.measure and a.measure != "个"}
-    if draft.question and (asked := asked_measure(draft.question)) and counts and asked not in counts:
-        return Verdict(draft, f"the answer counts {'、'.join(sorted(counts))}, the question asks for {asked}")
-    return Verdict(draft)
-
-
-@_check("no-names")
-def _no_names(draft: Draft) -> Verdict:
-    """A question asking which places or companies, answered without naming any (a count, a general phrase)."""
-    if draft.question and names_missing(draft.question, draft.lang, strip_markers(draft.text)):
-        return Verdict(draft, "the question asks which places or companies, and the answer names none")
-    return Verdict(draft)
-
-
 @_check("absent-subject")
 def _absent_subject(draft: Draft) -> Verdict:
     """The question's subject (a year, a place, a named organisation) appears in none of the passages the answer
@@ -670,42 +588,8 @@ def _absent_subject(draft: Draft) -> Verdict:
     return Verdict(draft)
 
 
-@_check("named-elsewhere")
-def _named_elsewhere(draft: Draft) -> Verdict:
-    """The sentence holding the answer's figure names another organisation of the document's glossary than the one
-    asked about: the figure belongs to a neighbour."""
-    if not (draft.question and draft.glossary):
-        return Verdict(draft)
-    cited = [c.chunk.text for c in draft.citations]
-    if others := named_elsewhere(draft.question, draft.lang, draft.claims, cited, draft.glossary):
-        return Verdict(
-            draft, f"the answer's figure belongs to {'、'.join(others)}, not to what the question asks about"
-        )
-    return Verdict(draft)
-
-
-@_check("no-average")
-def _no_average(draft: Draft) -> Verdict:
-    """A question asking for an average answered with a figure whose sentences state no average (a total or a
-    single case instead)."""
-    if draft.question and draft.claims and AVERAGE.search(draft.question):
-        evidence = _figure_sentences(draft.claims, draft.citations)
-        if evidence and not any(AVERAGE.search(s) for s in evidence):
-            return Verdict(draft, "the question asks for an average, and the sentences holding the figures give none")
-    return Verdict(draft)
-
-
 # The checks that need no model, in the order they run.
-CHECKS: tuple[Check, ...] = (
-    _unsupported_figures,
-    _invented_names,
-    _echo,
-    _other_measure,
-    _no_names,
-    _absent_subject,
-    _named_elsewhere,
-    _no_average,
-)
+CHECKS: tuple[Check, ...] = (_unsupported_figures, _absent_subject)
 
 
 class WeakRetrieval:

@@ -50,12 +50,6 @@ class Glossary:
         # longest first, so that 浙江省科创母基金三期（人工智能） wins over 浙江省科创母基金
         return re.compile("|".join(re.escape(t) for t in sorted(self.terms, key=len, reverse=True)))
 
-    @cached_property
-    def proper_names(self) -> Glossary:
-        """The entries that are proper names (their English has a capitalised word: 火山引擎 Volcano Engine, 滨江
-        Binjiang), not common terms (公有云大模型 public-cloud large model, 社会资本 private capital)."""
-        return Glossary({zh: en for zh, en in self.terms.items() if re.search(r"[A-Z][a-z]", en)})
-
     def gloss(self, text: str) -> str:
         """Each listed term's first occurrence followed by its English name: "寒武纪" -> "寒武纪 (Cambricon)"."""
         pattern = self._pattern

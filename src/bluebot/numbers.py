@@ -212,25 +212,6 @@ def _measure(text: str, end: int) -> str:
     return ""
 
 
-_ASKED_ZH = re.compile(rf"(?:多少|几)\s*(?P<measure>[{MEASURE_WORDS}])")
-_ASKED_EN = re.compile(r"\bhow many((?:\s+[A-Za-z+\-]+){1,3})", re.IGNORECASE)
-
-
-def asked_measure(question: str) -> str:
-    """The measure word of the count a question asks for: "多少起投资案例" and "how many deals" -> 起,
-    "how many companies" -> 家; "" when it asks for none in particular (多少个, how many projects)."""
-    if m := _ASKED_ZH.search(question):
-        return "" if m.group("measure") == "个" else m.group("measure")
-    for m in _ASKED_EN.finditer(question):
-        for noun in m.group(1).lower().split():  # the noun may come a word or two later: "how many AI deals"
-            for measure, words in _EN_MEASURES.items():
-                if noun in words or noun + "s" in words:
-                    return measure
-    return ""
-
-
-# What kinds of figure an English question asks for, by its question words: "How many deals ..., and what share
-# of all deals is that?" asks for a count and a percentage; "Which is bigger: A or B?" for two figures.
 _ASKS_FOR = {
     "count": re.compile(r"\bhow many\b", re.I),
     "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
@@ -250,7 +231,6 @@ _ASKS_FOR = {
 # An average is a figure of its own: "the average angel-round deal size" is not answered by "14 companies raised over
 # 100 million yuan", only by a figure the report calls an average ("A轮、B轮的平均投资金额均过亿元").
 # ("mean" is left out: "what does it mean for ...")
-AVERAGE = re.compile(r"平均|均值|人均|\baverage|\bper (?:deal|company|round|investment|capita)\b", re.I)
 _MONTH_NAME = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )

@@ -22,9 +22,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from bluebot.glossary import Glossary
-from bluebot.numbers import Amount, find_amounts, matches
-from bluebot.text import CJK_RUN, jieba_module
+from bluebot.text import jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -80,11 +78,6 @@ def _is_place(word: str) -> bool:
     return _tag(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")
 
 
-def _common_word(run: str) -> bool:
-    """A run of Chinese that jieba knows as one verb, adjective or adverb (融资, 披露): no name."""
-    return (_tag(run) or "n")[0] in "vad"
-
-
 def _places(text: str) -> list[str]:
     """The words of a Chinese text that name a place (two characters or more)."""
     return [w for w in jieba_module().lcut(text, HMM=False) if len(w) >= 2 and _is_place(w)]
@@ -129,119 +122,3 @@ def mentioned(subject: str, texts: Sequence[str]) -> bool:
 def unmentioned(question: str, lang: Lang, texts: Sequence[str]) -> list[str]:
     """The question's subjects that none of the texts mention."""
     return [s for s in subjects(question, lang) if not mentioned(s, texts)]
-
-
-# "哪五个地区", "哪些城市"; "which cities", "what companies": the question asks for names.
-_ASKS_PLACES = re.compile(r"哪(?:[一二三四五六七八九十两几\d]+个|些|个)?(?:地区|城市|省份|省|地方|区县)")
-_ASKS_NAMES = re.compile(
-    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:regions|cities|provinces|places|districts|companies|firms|startups)\b",
-    re.I,
-)
-_NOT_ANSWER_NAMES = frozenset({"ai", "the", "top", "report", "china", "chinese", "rmb", "yuan", "us"})
-
-
-def names_missing(question: str, lang: Lang, answer: str) -> bool:
-    """Whether the question asks which places (or, in English, which companies) and the answer names none:
-    "哪五个地区" answered with the five regions' total, "which companies" answered with how many.
-    Chinese answers must hold a place word; English ones a capitalised name or acronym the question lacks."""
-    if lang == "zh":
-        if not _ASKS_PLACES.search(question):
-            return False
-        return not _places(answer)
-    return _ASKS_NAMES.search(question) is not None and not names_new(question, answer)
-
-
-_ASKS_WHO = re.compile(r"\b(?:by whom|who)\b", re.I)
-
-
-def asks_who(question: str) -> bool:
-    """An English question asking who did something: "When were the Interim Measures issued, and by whom?"."""
-    return _ASKS_WHO.search(question) is not None
-
-
-def names_new(question: str, answer: str) -> bool:
-    """Whether an English answer names something the question does not: a capitalised name or acronym (Chinese in
-    an English answer is a name left untranslated: 成都; not a verb or adjective: "a disclosure of 融资 scale")."""
-    if any(not _common_word(run) for run in CJK_RUN.findall(answer)):
-        return True
-    asked = {w.lower() for w in re.findall(r"[A-Za-z][\w-]*", question)}
-    for m in re.finditer(r"(?<![\w-])([A-Z][\w-]*)", answer):
-        word = m.group(1)
-        named = word.isupper() or _reads_as_pinyin_name(word) or not _at_sentence_start(answer, m.start())
-        if named and word.lower() not in asked | _NOT_ANSWER_NAMES | _NOT_NAMES:
-            return True
-    return False
-
-
-# ---------------------------------------------------------------- a figure that belongs to another name
-
-_SENTENCE_END = re.compile(r"[。；;！？!?\n]")
-_CLAUSE_END = re.compile(r"[。；;！？!?\n，,、]")
-_NAME_MARKS = re.compile(r"[\s“”\"‘’《》（）()]")
-
-
-def _asked(name: str, english: str | None, question: str, lang: Lang) -> bool:
-    """Whether the question is about a name (english is None for a place), also when it writes it differently:
-    "杭州“3+N”基金集群" for "“3+N”杭州产业基金集群" (three characters in common), 杭州 for 杭州市, "Hangzhou's 3+N
-    cluster" (a pinyin word of the English name, or 3+N), "Hangzhou" for 杭州 (its pinyin)."""
-    if lang == "zh":
-        if english is None:
-            return name in question or any(name in w or w in name for w in _places(question))
-        core, asked = _NAME_MARKS.sub("", name), _NAME_MARKS.sub("", question)
-        return name in question or any(core[i : i + 3] in asked for i in range(len(core) - 2))
-    if english is None:
-        return _pinyin(name) in re.sub(r"[^a-z]", "", question.lower())
-    words = [english] + [w for w in re.findall(r"[A-Za-z0-9+]+", english) if _reads_as_pinyin_name(w) or "+" in w]
-    return any(re.search(rf"(?<![A-Za-z0-9]){re.escape(w)}(?![A-Za-z0-9])", question, re.I) for w in words)
-
-
-def _around(text: str, start: int, end: int, boundary: re.Pattern[str]) -> str:
-    """The stretch of text between the boundaries before start and after end."""
-    begin = max((m.end() for m in boundary.finditer(text, 0, start)), default=0)
-    after = boundary.search(text, end)
-    return text[begin : after.start() if after else len(text)]
-
-
-def named_elsewhere(
-    question: str, lang: Lang, claims: Sequence[Amount], texts: Sequence[str], glossary: Glossary
-) -> list[str]:
-    """The names an answer's figure belongs to when the question asks about another: asked for 百度智能云's share,
-    the model gave 46.4% from "火山引擎以46.4%的市场份额领跑"; asked how big 润苗直投基金 is, it gave the 3+N
-    cluster's 1,000亿元. A figure belongs elsewhere when every sentence or clause of the texts that holds it names
-    proper names or places and none of them is one the question asks about. Only questions that name a proper name
-    of the glossary are judged; [] when every figure may belong to what was asked."""
-    names = glossary.proper_names
-    if lang == "zh":
-        names_question = bool(names.found(question))
-    else:
-        english = names.terms.values()
-        names_question = any(re.search(rf"(?<![\w-]){re.escape(e)}(?![\w-])", question, re.I) for e in english)
-    if not names_question:
-        return []
-    for claim in claims:
-        if others := _belongs_to(claim, texts, names, question, lang):
-            return others
-    return []
-
-
-def _belongs_to(claim: Amount, texts: Sequence[str], names: Glossary, question: str, lang: Lang) -> list[str]:
-    """The names a figure of the answer belongs to when none of them is asked about; [] when one of the places the
-    texts hold it may belong to what was asked (or when no text holds it)."""
-    others: list[str] = []
-    for text in texts:
-        for source in (s for s in find_amounts(text) if matches(claim, s)):
-            stretches = [_around(text, source.start, source.end, end) for end in (_SENTENCE_END, _CLAUSE_END)]
-            foreign = [
-                owners
-                for owners in (_owners(stretch, names) for stretch in stretches)
-                if owners and not any(_asked(n, names.terms.get(n), question, lang) for n in owners)
-            ]
-            if not foreign:
-                return []
-            others += foreign[0]
-    return list(dict.fromkeys(others))
-
-
-def _owners(text: str, names: Glossary) -> list[str]:
-    """The proper names and places a stretch of text names (China, the report's scope, is none)."""
-    return list(dict.fromkeys([*names.found(text), *(p for p in _places(text) if p not in _SCOPE)]))
