@@ -1,6 +1,9 @@
-"""The int8 path of the local model's prompt pass: close to bf16 for long inputs, bf16 itself for short ones."""
+"""The local model's linear layers in int8: close to the float result for any number of rows, no float weight kept."""
 
 from __future__ import annotations
+
+import gc
+import weakref
 
 import pytest
 import torch
@@ -8,7 +11,7 @@ from torch import nn
 
 from bluebot.config import Settings
 from bluebot.errors import ConfigError
-from bluebot.int8 import Int8PrefillLinear, quantize_decoder, quantize_rows
+from bluebot.int8 import Int8Linear, quantize_model, quantize_rows
 
 
 def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -26,50 +29,88 @@ def test_rows_are_quantized_each_with_its_own_scale() -> None:
     assert torch.equal(quantize_rows(torch.zeros(2, 8))[0], torch.zeros(2, 8, dtype=torch.int8))
 
 
-def _outputs(bias: bool, tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A bf16 linear layer's output and its Int8PrefillLinear's (int8 from 16 tokens) for the same input."""
+def test_rows_shifted_by_a_zero_point_are_uint8() -> None:
+    x = torch.randn(3, 32)
+    shifted, scale = quantize_rows(x, zero_point=128)
+    values, same_scale = quantize_rows(x)
+    assert shifted.dtype == torch.uint8 and torch.equal(scale, same_scale)
+    assert torch.equal(shifted.int() - 128, values.int())
+
+
+def _outputs(rows: int, bias: bool = True, dtype: torch.dtype = torch.bfloat16) -> tuple[torch.Tensor, torch.Tensor]:
+    """A float linear layer's output and its Int8Linear's for the same input of shape (1, rows, 256)."""
     torch.manual_seed(0)
-    linear = nn.Linear(256, 96, bias=bias).to(torch.bfloat16)
-    layer = Int8PrefillLinear(linear, min_tokens=16)
-    x = torch.randn(1, tokens, 256, dtype=torch.bfloat16)
+    linear = nn.Linear(256, 96, bias=bias).to(dtype)
+    x = torch.randn(1, rows, 256, dtype=dtype)
     with torch.inference_mode():
-        return layer(x), linear(x)
+        reference = linear(x)
+        return Int8Linear(linear)(x), reference
 
 
-def test_long_inputs_run_in_int8_close_to_the_bf16_result() -> None:
-    out, reference = _outputs(bias=True, tokens=40)
-    assert out.shape == (1, 40, 96) and out.dtype == torch.bfloat16
+@pytest.mark.parametrize("rows", [1, 11, 40])  # a decoding step, a step with 10 prompt-lookup guesses, a prompt
+def test_inputs_of_any_length_run_in_int8_close_to_the_bf16_result(rows: int) -> None:
+    out, reference = _outputs(rows)
+    assert out.shape == (1, rows, 96) and out.dtype == torch.bfloat16
     assert 0 < _relative_error(out, reference) < 0.02  # not the bf16 product itself, but within 2% of it
 
 
-def test_short_inputs_run_in_the_original_dtype_unchanged() -> None:
-    assert torch.equal(*_outputs(bias=False, tokens=15))
+def test_a_float32_layer_without_bias_gives_float32_close_to_its_result() -> None:
+    out, reference = _outputs(11, bias=False, dtype=torch.float32)
+    assert out.dtype == torch.float32
+    assert 0 < _relative_error(out, reference) < 0.02
 
 
-def test_a_decoder_gets_int8_linear_layers_and_keeps_its_greedy_choices() -> None:
+def test_the_float_weight_is_not_kept() -> None:
+    linear = nn.Linear(64, 32).to(torch.bfloat16)
+    weight = weakref.ref(linear.weight)
+    with torch.inference_mode():
+        layer = Int8Linear(linear)
+    del linear
+    gc.collect()
+    assert weight() is None  # freed: only the packed int8 copy is left
+    assert [name for name, _ in layer.named_parameters()] == ["bias"]
+
+
+def _tiny_qwen(tie: bool) -> nn.Module:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
     config = Qwen2Config(
-        vocab_size=500, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        vocab_size=500, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=tie,
     )
-    model = Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+    return Qwen2ForCausalLM(config).to(torch.bfloat16).eval()
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_a_decoder_and_its_head_get_int8_layers_and_keep_their_greedy_choices(tie: bool) -> None:
+    model = _tiny_qwen(tie)
+    embeddings = model.model.embed_tokens.weight.detach().clone()
     ids = torch.randint(0, 500, (1, 64))
     with torch.inference_mode():
         before = model(input_ids=ids).logits[0].float()
-        assert quantize_decoder(model, min_tokens=32) == 2 * 7  # q, k, v, o, gate, up, down per layer
+        assert quantize_model(model) == 2 * 7 + 1  # q, k, v, o, gate, up, down per layer, and the head
         after = model(input_ids=ids).logits[0].float()
-    assert isinstance(model.model.layers[0].mlp.down_proj, Int8PrefillLinear)
-    assert type(model.lm_head) is nn.Linear  # the output head is not touched
+        step = model(input_ids=ids[:, :1]).logits[0].float()  # one row, as a decoding step
+    assert isinstance(model.model.layers[0].mlp.down_proj, Int8Linear) and isinstance(model.lm_head, Int8Linear)
+    assert torch.equal(model.model.embed_tokens.weight, embeddings)  # the embeddings stay as they were
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
     assert not torch.equal(before, after)
     agree = (before.argmax(-1) == after.argmax(-1)).float().mean()
     assert agree >= 0.9, f"only {agree:.0%} of greedy choices kept"
+    assert torch.allclose(step[0], after[0], rtol=0.02, atol=0.02)  # a row's result does not depend on the others
+
+
+def test_the_head_can_stay_in_its_float_dtype() -> None:
+    model = _tiny_qwen(tie=False)
+    with torch.inference_mode():
+        assert quantize_model(model, head=False) == 2 * 7
+    assert type(model.lm_head) is nn.Linear
 
 
 def test_the_int8_setting_reads_flags_and_rejects_anything_else() -> None:
-    assert Settings.from_env({}).int8_prefill is True
-    assert Settings.from_env({"BLUEBOT_INT8_PREFILL": "0"}).int8_prefill is False
-    assert Settings.from_env({"BLUEBOT_INT8_PREFILL": "off"}).int8_prefill is False
-    with pytest.raises(ConfigError, match="BLUEBOT_INT8_PREFILL='maybe' is not a valid flag"):
-        Settings.from_env({"BLUEBOT_INT8_PREFILL": "maybe"})
+    assert Settings.from_env({}).int8 is True
+    assert Settings.from_env({"BLUEBOT_INT8": "0"}).int8 is False
+    assert Settings.from_env({"BLUEBOT_INT8": "off"}).int8_prefill is False  # the former name reads the same
+    with pytest.raises(ConfigError, match="BLUEBOT_INT8='maybe' is not a valid flag"):
+        Settings.from_env({"BLUEBOT_INT8": "maybe"})

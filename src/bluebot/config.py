@@ -31,7 +31,7 @@ _ENV: dict[str, tuple[str, type | str]] = {
     "BLUEBOT_LLM_BASE_URL": ("llm_base_url", str),
     "BLUEBOT_CHROMA_URL": ("chroma_url", str),
     "BLUEBOT_THREADS": ("threads", int),
-    "BLUEBOT_INT8_PREFILL": ("int8_prefill", "flag"),
+    "BLUEBOT_INT8": ("int8", "flag"),
     "BLUEBOT_ENGLISH_PATH": ("english_path", str),
     "BLUEBOT_WITHOUT": ("without", "names"),
 }
@@ -57,7 +57,7 @@ class Settings:
     llm_base_url: str = ""
     chroma_url: str = ""
     threads: int = field(default_factory=_default_threads)
-    int8_prefill: bool = True  # int8 products for the local model's prompt pass, on CPUs with int8 dot products
+    int8: bool = True  # the local model's linear layers in int8 (int8.py), on CPUs with int8 dot products (VNNI)
     # English questions: "auto" reads those asking for one thing in Chinese first (pipeline.Bot._write); "direct"
     # answers every one in English, "chinese" reads every one in Chinese first
     english_path: str = "auto"
@@ -119,6 +119,11 @@ class Settings:
             if value is not None:
                 values[name] = value
         return cls(**values)
+
+    @property
+    def int8_prefill(self) -> bool:
+        """The former name of `int8` (BLUEBOT_INT8_PREFILL), still read by LocalGenerator.__init__."""
+        return self.int8
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

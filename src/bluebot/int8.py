@@ -1,27 +1,44 @@
-"""int8 arithmetic for the local model's prompt pass.
+"""int8 weights and arithmetic for the local model's linear layers.
 
-On this machine the prompt's forward pass is most of the time to the first token, and its matrix products run at
-the CPU's bf16 peak. int8 products (`torch._int_mm`, VNNI) run about twice as fast. Each linear layer of the
-decoder keeps its bf16 weights for the one-token decoding steps and gains an int8 copy (one scale per output
-channel) for passes over many tokens, whose activations are quantized one token at a time (one scale per row):
-a token with large activations does not crush the precision of the others.
+Each linear layer of the decoder, and the output head, keeps its weight in int8 only (one scale per output
+channel), prepacked for oneDNN's int8 matrix product, and quantizes its input one row (one token) at a time: a
+token with large activations does not crush the precision of the others. The decoder layers' bf16 weights are
+freed; the head's weight is the embedding table (tied), which stays.
+
+Why: decoding is bound by reading the weights (a step reads all of them for one row, or for 1 + up to 10
+prompt-lookup guesses), and the prompt's pass by arithmetic; int8 halves the bytes read and VNNI doubles the
+arithmetic. One 1536 -> 8960 layer, cycled through 8 copies so that it is read from memory as in decoding, one
+thread, torch 2.13, 2-core AMD EPYC Zen 5 (AVX512-VNNI, AVX512-BF16, no AMX), ms per product
+(benchmarks/int8_kernels.py, benchmarks/results-int8-decoding.txt):
+
+    rows (tokens)                                   1      11     512
+    bf16 F.linear                                1.49    1.86    30.0
+    oneDNN int8, prepacked weight (used here)    0.41    0.63    14.4
+    torch._int_mm (the prompt pass until now)    0.39    1.71    15.3
+    torch._weight_int8pack_mm (bf16 inputs)      0.85    2.33    78.0
+
+The output head (151936 rows) for one token: 24.8 ms in bf16, 6.1 ms here. oneDNN's int8 product is given uint8
+inputs with a zero point of 128 (int8 + 128): with int8 (s8) inputs it takes a reference path some 500x slower.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-MIN_TOKENS = 32  # passes over fewer tokens (decoding steps, prompt-lookup guesses) stay in bf16
+ZERO_POINT = 128  # inputs go to oneDNN as uint8 = int8 + 128
 
 
-def quantize_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 values and the float32 scale of each row of a 2-D tensor: x ~= values * scale."""
+def quantize_rows(x: torch.Tensor, zero_point: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric 8-bit values and the float32 scale of each row of a 2-D tensor: x ~= (values - zero_point) * scale;
+    int8 values with no zero point, uint8 ones with a zero point of 128."""
     scale = x.abs().amax(dim=1, keepdim=True).float().clamp_(min=1e-8).div_(127)
-    return x.to(torch.float32, copy=True).div_(scale).round_().to(torch.int8), scale  # x itself stays
+    values = x.to(torch.float32, copy=True).div_(scale).round_()  # x itself stays
+    return (values.add_(zero_point).to(torch.uint8) if zero_point else values.to(torch.int8)), scale
 
 
 class _LastInput:
@@ -33,45 +50,63 @@ class _LastInput:
 
     def quantized(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x is not self.source:
-            self.values, self.scale = quantize_rows(x.reshape(-1, x.shape[-1]))
+            self.values, self.scale = quantize_rows(x.reshape(-1, x.shape[-1]), ZERO_POINT)
             self.source = x  # held, so its id cannot be reused by another tensor while it is compared
         return self.values, self.scale
 
 
-class Int8PrefillLinear(nn.Module):
-    """A linear layer computed in int8 for inputs of at least min_tokens rows, in the original dtype otherwise."""
+class Int8Linear(nn.Module):
+    """A linear layer computed in int8 for inputs of any number of rows; it keeps no float copy of its weight."""
 
-    def __init__(self, linear: nn.Linear, min_tokens: int = MIN_TOKENS, last: _LastInput | None = None) -> None:
+    def __init__(self, linear: nn.Linear, last: _LastInput | None = None) -> None:
         super().__init__()
-        self.weight = linear.weight
-        self.bias = linear.bias
-        self.min_tokens = min_tokens
+        self.out_features = linear.out_features
+        self.bias = linear.bias  # added in the input's dtype, after the product
         self.last = last or _LastInput()
-        # a block of rows at a time keeps the float32 copies in the cache: 1.3 s for the 1.5B model, not 7 s
-        blocks = [quantize_rows(block) for block in linear.weight.detach().split(512)]
-        values, scale = torch.cat([v for v, _ in blocks]), torch.cat([s for _, s in blocks])
-        self.register_buffer("qweight", values, persistent=False)  # (out, in); used transposed, column-major
-        self.register_buffer("qscale", scale.reshape(1, -1), persistent=False)
+        weight = linear.weight.detach()
+        values = torch.empty(weight.shape, dtype=torch.int8)
+        self.register_buffer("scale", torch.empty(self.out_features), persistent=False)
+        for rows in range(0, self.out_features, 512):  # a block at a time keeps the float32 copies in the cache
+            values[rows : rows + 512], scale = quantize_rows(weight[rows : rows + 512])
+            self.scale[rows : rows + 512] = scale.reshape(-1)
+        self.register_buffer("packed", torch.ops.onednn.qlinear_prepack(values, None), persistent=False)
+        self.register_buffer("zeros", torch.zeros(self.out_features, dtype=torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.numel() // x.shape[-1] < self.min_tokens:
-            return F.linear(x, self.weight, self.bias)
         values, scale = self.last.quantized(x)
-        out = torch.mul(torch._int_mm(values, self.qweight.t()), scale).mul_(self.qscale).to(x.dtype)
+        out = torch.ops.onednn.qlinear_pointwise(
+            values, 1.0, ZERO_POINT, self.packed, self.scale, self.zeros, None, 1.0, 0, x.dtype, "none", [], ""
+        ).mul_(scale)  # each row times its input's scale
         if self.bias is not None:
             out = out.add_(self.bias)
-        return out.reshape(*x.shape[:-1], out.shape[-1])
+        return out.reshape(*x.shape[:-1], self.out_features)
 
 
-def quantize_decoder(model: Any, min_tokens: int = MIN_TOKENS) -> int:
-    """Give every linear layer inside the model's decoder layers an int8 path for long inputs (the embeddings and
-    the output head stay as they are). Returns how many layers were changed."""
+def quantize_model(model: Any, head: bool = True) -> int:
+    """Replace every linear layer inside the model's decoder layers, and the output head unless head is False, by an
+    Int8Linear; the embeddings stay as they are. Returns how many layers were replaced."""
     changed = 0
     last = _LastInput()
     for layer in model.model.layers:
         for parent in layer.modules():
             for name, child in list(parent.named_children()):
                 if type(child) is nn.Linear:
-                    setattr(parent, name, Int8PrefillLinear(child, min_tokens, last))
+                    setattr(parent, name, Int8Linear(child, last))
                     changed += 1
+    if head and type(model.lm_head) is nn.Linear:
+        model.lm_head = Int8Linear(model.lm_head)
+        changed += 1
+    # transformers maps the weights file into memory: its pages stay in the process (RSS 4.9 GB, measured) while any
+    # tensor points into it. The tensors left (embeddings, norms, biases: 0.5 GB) are copied out and it closes.
+    model.requires_grad_(False)
+    for parameter in model.parameters():
+        parameter.data = parameter.data.clone()
+    _release_freed_memory()
     return changed
+
+
+def _release_freed_memory() -> None:
+    """glibc keeps the pages of the int8 copies freed once packed (0.9 GB of RSS, measured) for later allocations;
+    malloc_trim gives them back to the system. Elsewhere (another C library) nothing is done."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
