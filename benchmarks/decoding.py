@@ -1,12 +1,20 @@
 """The local model's decoding loop against transformers' own generate, on the same answer prompts, interleaved.
 
     .venv/bin/python benchmarks/decoding.py [--per-lang 5] [--rounds 2]
+    .venv/bin/python benchmarks/decoding.py --ab-int8 [--cpu-without FLAG,...] [--per-lang 5] [--rounds 2]
 
 Each prompt (every n-th answerable question of each test set, with its retrieved passages) is decoded by
 LocalGenerator.stream (system message's key/value cache reused, last-position logits only, prompt lookup) and by
 `model.generate(prompt_lookup_num_tokens=10)` with a TextIteratorStreamer (what bluebot used before), the order
 alternating from prompt to prompt, since this machine's speed drifts by the minute. Prints time to the first
 token and to the last, p50/p95 for each, and whether the two wrote the same text.
+
+--ab-int8 loads the model twice, with BLUEBOT_INT8=0 and =1, and decodes each prompt with both, alternating
+which goes first (the other core may be busy with other work: both arms see the same moments); it prints the
+time to the first token and the decoding rate (tokens after the first, per second of decoding). --cpu-without
+hides CPU flags from LocalGenerator (as on a CPU without them: no avx512_bf16 means float32) while the int8 arm
+still gets int8 layers; to run torch's and oneDNN's kernels as on that CPU, set ATEN_CPU_CAPABILITY,
+ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS (benchmarks/results-int8-decoding.txt).
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 from answers import percentile, sample  # benchmarks/answers.py: the same questions, the same percentiles
 
+from bluebot import generation
 from bluebot.config import Settings
 from bluebot.generation import LocalGenerator, Messages, answer_messages
 from bluebot.passages import build_passages
@@ -61,20 +71,78 @@ def with_generate(generator: LocalGenerator, messages: Messages) -> tuple[float,
     return first or 0.0, time.perf_counter() - start, "".join(parts)
 
 
+def with_tokens(generator: LocalGenerator, messages: Messages) -> tuple[float, float, int, str]:
+    """Time to the first token and to the last, and the number of tokens, through LocalGenerator's own loop."""
+    import torch
+
+    start, first, made = time.perf_counter(), None, []
+    ids = generator._prompt_ids(messages)
+    with torch.inference_mode():
+        for step in generator._tokens(ids, generator.max_new_tokens):
+            first = first if first is not None else time.perf_counter() - start
+            made.extend(step)
+    total = time.perf_counter() - start
+    return first or 0.0, total, len(made), generator._tokenizer.decode(made, skip_special_tokens=True)
+
+
+def ab_int8(settings: Settings, prompts: list[tuple[str, Messages]], rounds: int, hidden: set[str]) -> None:
+    """The model with BLUEBOT_INT8=0 against =1, each prompt decoded by both, the order alternating."""
+    flags = generation._cpu_flags() - hidden
+    arms: dict[str, LocalGenerator] = {}
+    for label, int8 in (("int8 off", False), ("int8 on", True)):
+        arms[label] = LocalGenerator(settings.with_(int8=int8))
+        int8_flags = generation.INT8_FLAGS | flags if int8 and hidden else generation.INT8_FLAGS  # forced on
+        with mock.patch.object(generation, "_cpu_flags", lambda: flags), mock.patch.object(
+            generation, "INT8_FLAGS", int8_flags
+        ):
+            start = time.perf_counter()
+            arms[label]._load()
+        kind = type(arms[label]._model.lm_head).__name__
+        print(f"{label}: loaded in {time.perf_counter() - start:.1f} s, {arms[label]._model.dtype}, head {kind}")
+        with_tokens(arms[label], prompts[0][1])  # warm-up: the system messages' caches
+        with_tokens(arms[label], prompts[-1][1])
+    results: dict[str, list[tuple[float, float, int]]] = {label: [] for label in arms}
+    same = 0
+    for round_ in range(rounds):
+        for i, (case_id, messages) in enumerate(prompts):
+            order = list(arms) if (i + round_) % 2 == 0 else list(reversed(arms))
+            texts = {}
+            for label in order:
+                first, total, tokens, texts[label] = with_tokens(arms[label], messages)
+                results[label].append((first, total, tokens))
+                rate = (tokens - 1) / (total - first) if tokens > 1 else 0.0
+                print(f"{case_id} {label}: first {first:5.2f} s  total {total:5.2f} s  {tokens:3d} tokens  "
+                      f"decoding {rate:4.1f} tokens/s", flush=True)
+            same += len(set(texts.values())) == 1
+    print(f"\n{len(prompts)} prompts x {rounds} rounds; the two wrote the same text {same} times of "
+          f"{len(prompts) * rounds}")
+    for label, runs in results.items():
+        firsts = [first for first, _, _ in runs]
+        decoded = sum(tokens - 1 for _, _, tokens in runs)
+        seconds = sum(total - first for first, total, _ in runs)
+        print(f"{label:8s} first token p50 {statistics.median(firsts):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s"
+              f"   decoding {decoded / seconds:5.2f} tokens/s ({decoded} tokens after the first in {seconds:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-lang", type=int, default=5, help="questions per test set")
     parser.add_argument("--rounds", type=int, default=2, help="times each prompt is decoded by each arm")
     parser.add_argument("--sets", nargs="+", default=["eval/report_zh.jsonl", "eval/report_en.jsonl"])
+    parser.add_argument("--ab-int8", action="store_true", help="BLUEBOT_INT8=0 against =1 instead")
+    parser.add_argument("--cpu-without", default="", help="with --ab-int8: CPU flags hidden, comma-separated")
     args = parser.parse_args()
     bot = Bot(Settings.from_env(backend="local"))
-    generator = bot.generator("local")
-    assert isinstance(generator, LocalGenerator), "the local backend is not a LocalGenerator"
     prompts: list[tuple[str, Messages]] = []
     for path in args.sets:
         for case in sample(Path(path), args.per_lang):
             passages = build_passages(bot.search(case.question, lang=case.lang), case.question)
             prompts.append((case.id, answer_messages(case.question, case.lang, passages, bot.glossary)))
+    if args.ab_int8:
+        ab_int8(bot.settings, prompts, args.rounds, {f for f in args.cpu_without.split(",") if f})
+        return
+    generator = bot.generator("local")
+    assert isinstance(generator, LocalGenerator), "the local backend is not a LocalGenerator"
     with_loop(generator, prompts[0][1])  # warm-up: model load, and the system messages' caches
     with_loop(generator, prompts[-1][1])
     arms = {"loop": with_loop, "generate": with_generate}
