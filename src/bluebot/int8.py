@@ -9,7 +9,7 @@ Why: decoding is bound by reading the weights (a step reads all of them for one 
 prompt-lookup guesses), and the prompt's pass by arithmetic; int8 halves the bytes read and VNNI doubles the
 arithmetic. One 1536 -> 8960 layer, cycled through 8 copies so that it is read from memory as in decoding, one
 thread, torch 2.13, 2-core AMD EPYC Zen 5 (AVX512-VNNI, AVX512-BF16, no AMX), ms per product
-(benchmarks/int8_kernels.py, benchmarks/results-int8-decoding.txt):
+(benchmarks/int8_kernels.py):
 
     rows (tokens)                                   1      11     512
     bf16 F.linear                                1.49    1.86    30.0
