@@ -111,6 +111,6 @@ def test_the_head_can_stay_in_its_float_dtype() -> None:
 def test_the_int8_setting_reads_flags_and_rejects_anything_else() -> None:
     assert Settings.from_env({}).int8 is True
     assert Settings.from_env({"BLUEBOT_INT8": "0"}).int8 is False
-    assert Settings.from_env({"BLUEBOT_INT8": "off"}).int8_prefill is False  # the former name reads the same
+    assert Settings.from_env({"BLUEBOT_INT8": "off"}).int8 is False
     with pytest.raises(ConfigError, match="BLUEBOT_INT8='maybe' is not a valid flag"):
         Settings.from_env({"BLUEBOT_INT8": "maybe"})

@@ -120,10 +120,5 @@ class Settings:
                 values[name] = value
         return cls(**values)
 
-    @property
-    def int8_prefill(self) -> bool:
-        """The former name of `int8` (BLUEBOT_INT8_PREFILL), still read by LocalGenerator.__init__."""
-        return self.int8
-
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

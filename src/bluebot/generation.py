@@ -387,7 +387,7 @@ class LocalGenerator:
         self.path = resolve_llm_model(settings)  # ModelError when the model is not prepared
         self.name = f"local:{settings.llm_model}"
         self.threads = settings.threads
-        self.int8_prefill = settings.int8_prefill
+        self.int8 = settings.int8
         self.max_new_tokens = max_new_tokens
         self.lookup_tokens = lookup_tokens
         self._model: Any = None
@@ -409,7 +409,7 @@ class LocalGenerator:
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.path))
                 self._model = AutoModelForCausalLM.from_pretrained(str(self.path), dtype=dtype).eval()
-                if self.int8_prefill and _cpu_flags() & INT8_FLAGS:  # BLUEBOT_INT8
+                if self.int8 and _cpu_flags() & INT8_FLAGS:  # BLUEBOT_INT8
                     from bluebot.int8 import quantize_model
 
                     with torch.inference_mode():

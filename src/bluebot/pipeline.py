@@ -129,7 +129,7 @@ class Clock:
     def streamed(
         self, deltas: Iterator[str], first: str, rest: str, gate: FigureGate | None = None
     ) -> collections.abc.Generator[str, None, str]:
-        """A model's stream passed on as far as the gate lets it (all of it without one; nothing with show=False),
+        """A model's stream passed on as far as the gate lets it (all of it without one; nothing through a closed one),
         its time to the first delta counted as stage first (the pass over the prompt) and the rest as stage rest.
         Returns the whole text."""
         text, shown = "", 0
