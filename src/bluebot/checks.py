@@ -15,6 +15,7 @@ from bluebot.generation import REFUSAL, ChoiceScorer, add_marker, support_choice
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
     Amount,
+    claimed,
     english_amounts,
     english_dates,
     find_amounts,
@@ -270,15 +271,8 @@ def repair_answer(
 
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)
-    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in _claims(text, question)]
+    missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claimed(text, question)]
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
-
-
-def _claims(text: str, question: str) -> list[Amount]:
-    """The figures an answer states. A plain number the user wrote ("the three 100-billion-yuan funds") is the user's
-    premise, not a claim."""
-    echoed = {a.literal for a in find_amounts(question) if a.bare}
-    return [a for a in find_amounts(text) if not a.exempt and not (a.bare and a.literal in echoed)]
 
 
 def _bigrams(text: str) -> set[str]:
@@ -515,7 +509,7 @@ class Draft:
 
     @property
     def claims(self) -> list[Amount]:
-        return _claims(self.text, self.question)
+        return claimed(self.text, self.question)
 
 
 @dataclass(frozen=True)
@@ -565,7 +559,7 @@ def _unsupported_figures(draft: Draft) -> Verdict:
     if not missing:
         return Verdict(draft)
     figures = ", ".join(a.text.strip() for a in missing)
-    kept = [s for s in _sentences(draft.text) if not ungrounded(s, cited) or not _claims(s, draft.question)]
+    kept = [s for s in _sentences(draft.text) if not ungrounded(s, cited) or not claimed(s, draft.question)]
     if len(missing) == len(claims) or not "".join(kept).strip(" \n。.，,"):
         return Verdict(draft, f"no cited passage states the answer's figures ({figures})")
     text, citations = _renumber("".join(kept).strip(), {c.n: _cited_passage(c, draft) for c in draft.citations})

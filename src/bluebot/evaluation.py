@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bluebot.errors import BadResultsError, BadTestSetError, BluebotError, GenerationError
-from bluebot.numbers import Amount, find_amounts, ungrounded
+from bluebot.numbers import claimed, ungrounded
 from bluebot.text import detect_lang, normalize_for_match
 from bluebot.types import Answer, Chunk, EvalCase, Hit, Progress, Turn
 
@@ -404,13 +404,6 @@ class Metrics:
         return counts | {name: getattr(self, name) for name in rates}
 
 
-def _checked_numbers(question: str, answer: str) -> list[Amount]:
-    # A plain number the question states ("the three 100-billion funds") is the user's premise, not a claim;
-    # the bot's own check (generation.check_answer) leaves it out the same way.
-    echoed = {a.literal for a in find_amounts(question) if a.bare}
-    return [a for a in find_amounts(answer) if not a.exempt and not (a.bare and a.literal in echoed)]
-
-
 def metrics(pairs: list[Pair]) -> Metrics:
     """All metrics of a group of cases from their results lines (EVAL_FORMAT.md)."""
     counts = dict.fromkeys(
@@ -453,7 +446,7 @@ def metrics(pairs: list[Pair]) -> Metrics:
             counts["cited"] += len(cited)
             counts["cited_supporting"] += sum(1 for c in cited if _holds(c, case.evidence))
         if not refused:
-            claims = _checked_numbers(case.question, record["answer"])
+            claims = claimed(record["answer"], case.question)
             missing = ungrounded(record["answer"], [c["text"] for c in cited])
             counts["numbers"] += len(claims)
             counts["grounded_numbers"] += sum(1 for a in claims if a not in missing)

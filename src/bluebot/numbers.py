@@ -339,6 +339,13 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub(" ", text)
 
 
+def claimed(answer: str, question: str) -> list[Amount]:
+    """The figures an answer states, the exempt ones (years, small counts) left out. A plain number the question
+    states ("the three 100-billion-yuan funds") is the user's premise, not a claim."""
+    echoed = {a.literal for a in find_amounts(question) if a.bare}
+    return [a for a in find_amounts(answer) if not a.exempt and not (a.bare and a.literal in echoed)]
+
+
 def ungrounded(answer: str, passages: Iterable[str]) -> list[Amount]:
     """Numbers of the answer that no passage supports (years, markers and small counts excepted)."""
     sources = [a for p in passages for a in find_amounts(p)]
