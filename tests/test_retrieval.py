@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from bluebot.errors import BadQuestionError
-from bluebot.glossary import Glossary
 from bluebot.pipeline import Bot
 from bluebot.retrieval import Fusion, Retriever, fuse
 
@@ -52,18 +51,3 @@ def test_k_larger_than_corpus(bot: Bot) -> None:
     hits = bot.search("投资", k=50)
     assert len(hits) == len(bot.index.chunks)
     assert len({h.chunk.id for h in hits}) == len(hits)
-
-
-def test_an_english_question_searches_the_chinese_of_the_names_it_mentions(bot: Bot) -> None:
-    chinese = "获投的企业有54家"
-    glossary = Glossary({"获投": "funded companies"})
-    plain = Retriever(bot.index, bot.embedder, {"zh": Fusion(1.0, 1.0), "en": Fusion(0.0, 0.0, 1.0)})
-    named = Retriever(bot.index, bot.embedder, plain.fusion, glossary=glossary)
-    question = "Which FUNDED COMPANIES are there?"
-    assert plain.search(question, k=3, lang="en") == []  # no dense, no names: nothing ranks a chunk
-    hits = named.search(question, k=3, lang="en")
-    assert hits and all(h.keyword_rank is not None for h in hits)
-    assert chinese in hits[0].chunk.text
-    assert named.search("Which funded companies are there?", k=3, lang="zh") == plain.search(
-        "Which funded companies are there?", k=3, lang="zh"
-    )  # a Chinese question searches its own words

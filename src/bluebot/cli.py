@@ -38,14 +38,14 @@ def _bot(settings: Settings):  # type: ignore[no-untyped-def]
     return Bot(settings)
 
 
-def _progress_bar(desc: str):  # type: ignore[no-untyped-def]
+def _progress_bar(desc: str, unit: str = "chunk"):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     bar: dict[str, tqdm] = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
+            bar["bar"] = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
         bar["bar"].update(done - bar["bar"].n)
         if done >= total:
             bar["bar"].close()
@@ -59,7 +59,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_models(settings, progress=lambda msg: print(msg, file=sys.stderr), llm=not args.no_llm)
     if not args.no_ingest:
-        return cmd_ingest(argparse.Namespace(paths=[], rebuild=False))
+        return cmd_ingest(argparse.Namespace(paths=[], rebuild=False, no_names=args.no_llm))
     return 0
 
 
@@ -77,7 +77,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"indexed {report.files} files into {report.chunks} chunks ({report.embedded} embedded, "
             f"{report.chunks - report.embedded} reused) in {report.seconds:.1f} s -> {settings.index_dir}"
         )
+    if not getattr(args, "no_names", False):
+        _name_terms(bot)
     return 0
+
+
+def _name_terms(bot) -> None:  # type: ignore[no-untyped-def]
+    """Ingest's naming stage; without a language model the index is still usable, so a failure is a warning."""
+    from bluebot.errors import GenerationError, ModelError
+    from bluebot.names import NAMES_FILE
+
+    try:
+        names = bot.name_terms(on_progress=_progress_bar("naming terms", unit="batch"))
+    except (ModelError, GenerationError) as exc:
+        print(f"warning: no English names made for the corpus's terms: {exc}", file=sys.stderr)
+        return
+    print(
+        f"English names for {names.named} of {names.terms} terms ({names.asked} asked of the model) in "
+        f"{names.seconds:.1f} s -> {bot.settings.index_dir / NAMES_FILE}"
+    )
 
 
 def _hit_json(hit) -> dict:  # type: ignore[no-untyped-def]
@@ -358,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", "index corpus files (.txt .md .pdf); folders are searched recursively")
     p.add_argument("paths", nargs="*", help="files or folders (default: corpus/)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything even if the index is current")
+    p.add_argument(
+        "--no-names",
+        action="store_true",
+        help="do not ask the language model for English names of the corpus's new Chinese terms (index/names.tsv)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = add("search", "show the passages retrieved for a question")

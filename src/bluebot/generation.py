@@ -265,10 +265,11 @@ def support_choices(evidence: Sequence[str]) -> tuple[str, str]:
 
 _FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
 _TERMS_SYSTEM = (
-    "Translate each numbered Chinese term into English, as used in a report on China's AI industry. Write "
-    "place names in pinyin (成都 = Chengdu). Reply with the numbered list only, one English term per line."
+    "Translate each numbered Chinese term from a document into English, as an English edition of the document would "
+    "name it. Write place and person names in pinyin (成都 = Chengdu). Reply with the numbered list only, one English "
+    "term per line."
 )
-TERMS_MAX_TOKENS = 64
+TERMS_TOKENS_EACH = 12  # the reply's budget per term: "12. high-performance computing chips"
 _TRANSLATE_SYSTEM = (
     "Translate the user's text into English. Keep every [n] marker and every number as written. Translate all "
     "Chinese words, including place and company names. Output only the translation."
@@ -341,23 +342,34 @@ def translate_terms(text: str, generator: Generator, glossary: Glossary | None =
     text = _COUNTED_BY.sub("", text)
     for term, english in (glossary.found(text) if glossary else {}).items():
         text = _replace(text, term, english)
-    terms = untranslated_terms(text)
-    if terms:
-        listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
-        reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", listing)], max_tokens=TERMS_MAX_TOKENS))
-        found = dict(re.findall(r"^\s*(\d+)\s*[.)、:：]\s*(.+?)\s*$", reply, re.M))
-        lines = [line.strip() for line in reply.splitlines() if line.strip()]
-        if not found and len(lines) == len(terms):  # one term often comes back without its number
-            found = {str(i): line for i, line in enumerate(lines, 1)}
-        english = {t: re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).strip(" \"'") for i, t in enumerate(terms, 1)}
-        for term in sorted(terms, key=len, reverse=True):  # 杭州市 before 杭州
-            if english[term] and not CJK_RUN.search(english[term]):
-                text = _replace(text, term, english[term])
+    names = english_names(untranslated_terms(text), generator)
+    for term in sorted(names, key=len, reverse=True):  # 杭州市 before 杭州
+        text = _replace(text, term, names[term])
     for full, ascii_ in _FULL_WIDTH.items():
         text = text.replace(full, ascii_)
     text = re.sub(r"\.[ \t]*((?:\[\d+\])+)", r" \1.", text)  # "chip.[1]" -> "chip [1]."
     text = re.sub(r"([,;])(?=[A-Za-z])", r"\1 ", text)
     return re.sub(r"[ \t]{2,}", " ", re.sub(r"[ \t]+(?=[,.;:)])", "", text)).strip()
+
+
+def english_names(terms: Sequence[str], generator: Generator) -> dict[str, str]:
+    """English names for Chinese terms, asked of the model in one call as a numbered list; a term it leaves out or
+    answers with Chinese is left out."""
+    if not terms:
+        return {}
+    listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
+    budget = TERMS_TOKENS_EACH * len(terms) + 8
+    reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", listing)], max_tokens=budget))
+    found = dict(re.findall(r"^\s*(\d+)\s*[.)、:：]\s*(.+?)\s*$", reply, re.M))
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    if not found and len(lines) == len(terms):  # one term often comes back without its number
+        found = {str(i): line for i, line in enumerate(lines, 1)}
+    names = {}
+    for i, term in enumerate(terms, 1):
+        english = " ".join(re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).split()).strip(" \"'")
+        if english and not CJK_RUN.search(english):
+            names[term] = english
+    return names
 
 
 def _replace(text: str, term: str, english: str) -> str:

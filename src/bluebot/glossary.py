@@ -43,6 +43,10 @@ class Glossary:
             terms[parts[0]] = parts[1]
         return cls(terms)
 
+    def corrected(self, corrections: Glossary) -> Glossary:
+        """These terms with corrections' English names winning, and corrections' other terms added."""
+        return Glossary(self.terms | corrections.terms)
+
     @cached_property
     def _pattern(self) -> re.Pattern[str] | None:
         if not self.terms:

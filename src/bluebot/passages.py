@@ -172,7 +172,7 @@ _LIST_ITEM = re.compile(r"^[-•·]\s*(?:[✓√]\s*)?(?P<item>.*)$")
 _LIST_ITEM_CHARS = 30
 
 
-def _short_item(line: str) -> str | None:
+def short_item(line: str) -> str | None:
     """The text of a short list item ("- ✓ 存算一体AI芯片" -> "存算一体AI芯片"; "" for an empty bullet), or None."""
     m = _LIST_ITEM.match(line)
     if m is None or len(m.group("item")) >= _LIST_ITEM_CHARS or m.group("item").endswith(("。", "；", ";")):
@@ -244,7 +244,7 @@ def readable(text: str) -> str:
             i += 2
             continue
         j, items = i, []
-        while j < len(lines) and (lines[j] == "" or (item := _short_item(lines[j])) is not None):
+        while j < len(lines) and (lines[j] == "" or (item := short_item(lines[j])) is not None):
             if lines[j] and item:
                 items.append(item)
             j += 1

@@ -45,6 +45,7 @@ from bluebot.generation import (
 )
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
+from bluebot.names import NamesReport, read_names, update_names
 from bluebot.numbers import asks_two_things, strip_glosses
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
@@ -165,9 +166,10 @@ class Bot:
 
     @property
     def glossary(self) -> Glossary:
-        """The corpus's names in English (corpus/glossary.tsv); empty when the corpus has none."""
+        """The corpus's names in English: those ingest made (names.py), corrected by corpus/glossary.tsv."""
         if self._glossary is None:
-            self._glossary = Glossary.read(self.settings.corpus_dir / GLOSSARY_FILE)
+            made = read_names(self.settings.index_dir)
+            self._glossary = made.corrected(Glossary.read(self.settings.corpus_dir / GLOSSARY_FILE))
         return self._glossary
 
     @property
@@ -186,7 +188,7 @@ class Bot:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.index, self.embedder, glossary=self.glossary)
+            self._retriever = Retriever(self.index, self.embedder)
         return self._retriever
 
     def stale_reason(self, paths: list[Path] | None = None) -> str | None:
@@ -240,9 +242,22 @@ class Bot:
         )
         self._index = None
         self._retriever = None
+        self._glossary = None
         return IngestReport(
             len(report.documents), manifest.n_chunks, embedded, time.perf_counter() - start, report.errors
         )
+
+    def name_terms(self, on_progress: Callable[[int, int], None] | None = None) -> NamesReport:
+        """English names for the indexed corpus's Chinese terms that have none yet (names.py), made by the settings'
+        language model: ModelError or GenerationError when there is none or it fails."""
+        backend = self.settings.backend
+        if backend == "extractive":
+            raise ModelError("the extractive backend has no language model to name terms with")
+        llm = self.generator(backend)
+        texts = [chunk.text for chunk in self.index.chunks]
+        report = update_names(self.settings.index_dir, texts, llm, llm.name, on_progress)
+        self._glossary = None
+        return report
 
     def relate(self, text: str, others: list[str]) -> list[float]:
         """Cosine similarity of text, embedded as a query, to each of others, embedded as documents."""

@@ -1,13 +1,11 @@
 """Question -> ranked Hits: dense and keyword retrieval fused by weighted reciprocal rank fusion,
-with weights chosen by the question's language. An English question's keyword search runs on the Chinese of the
-report's names it mentions (from the glossary), since its own words are not in the report."""
+with weights chosen by the question's language."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bluebot.embedding import Embedder
-from bluebot.glossary import Glossary
 from bluebot.store import Index
 from bluebot.text import detect_lang
 from bluebot.types import Hit, Lang
@@ -19,17 +17,16 @@ RRF_K = 60
 class Fusion:
     dense: float
     keyword: float  # BM25 over the question's own words
-    names: float = 0.0  # BM25 over the Chinese of the glossary names an English question mentions
 
 
 # BM25 runs on jieba tokens of a Chinese report: it sharpens Chinese questions, but an English
 # question shares few tokens with the text and its keyword hits are mostly noise (MODELS.md:
 # top-1 fell from 18/22 to 10/22 when fused). Measured on eval/ with `bluebot eval --retrieval-only`.
-# The names an English question mentions, searched for in Chinese, are no noise: on the 59 answerable English
-# test questions without history, the passages the model reads held all of a question's evidence for 58 instead
-# of 56 (the two found the national venture capital guidance fund's passage), and top-1 stayed at 54 (weight 1.0;
-# 0.5 gave the same, 2.0 lost one top-1).
-DEFAULT_FUSION: dict[Lang, Fusion] = {"zh": Fusion(1.0, 1.0), "en": Fusion(1.0, 0.0, 1.0)}
+# A keyword search of an English question on the Chinese of the names it mentions (from the glossary) was tried and
+# removed: with the hand-written glossary it changed nothing on the English dev questions (hit@1 0.92 either way),
+# with the names ingest makes it lost (hit@1 0.92 -> 0.80; 0.88 at a quarter of the weight): generic names ("investment
+# scale", "China") made its ranking noise. The cross-lingual embedding model carries English questions alone.
+DEFAULT_FUSION: dict[Lang, Fusion] = {"zh": Fusion(1.0, 1.0), "en": Fusion(1.0, 0.0)}
 
 
 def fuse(rankings: list[tuple[list[str], float]], k: int = RRF_K) -> dict[str, float]:
@@ -50,29 +47,23 @@ class Retriever:
         embedder: Embedder,
         fusion: dict[Lang, Fusion] | None = None,
         depth: int = 30,
-        glossary: Glossary | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.fusion = fusion or DEFAULT_FUSION
         self.depth = depth  # how deep each retriever looks before fusion
-        self.glossary = glossary or Glossary()
 
     def search(self, question: str, k: int = 5, lang: Lang | None = None) -> list[Hit]:
         lang = lang or detect_lang(question)
         weights = self.fusion[lang]
         dense = self.index.dense(self.embedder.embed_query(question), self.depth)
         keyword = self.index.keyword(question, self.depth) if weights.keyword > 0 else []
-        names = self.glossary.chinese_names(question) if weights.names > 0 else []
-        named = self.index.keyword(" ".join(names), self.depth) if names else []
         dense_ids = [c.id for c, _ in dense]
         keyword_ids = [c.id for c, _ in keyword]
-        named_ids = [c.id for c, _ in named]
-        scores = fuse([(dense_ids, weights.dense), (keyword_ids, weights.keyword), (named_ids, weights.names)])
+        scores = fuse([(dense_ids, weights.dense), (keyword_ids, weights.keyword)])
         similarity = {c.id: s for c, s in dense}
         dense_rank = {cid: r for r, cid in enumerate(dense_ids, start=1)}
-        # a Hit's keyword rank: in the search on the question's words, or else on the names it mentions
-        keyword_rank = {cid: r for r, cid in enumerate(keyword_ids or named_ids, start=1)}
+        keyword_rank = {cid: r for r, cid in enumerate(keyword_ids, start=1)}
         best = sorted(scores, key=lambda cid: (-scores[cid], dense_rank.get(cid, 10**6)))[:k]
         return [
             Hit(

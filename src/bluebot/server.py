@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bluebot.errors import ConfigError, ModelError
+from bluebot.errors import ConfigError, GenerationError, ModelError
+from bluebot.names import NAMES_FILE
 
 if TYPE_CHECKING:
     from bluebot.pipeline import Bot
@@ -71,6 +72,13 @@ def prepare(bot: Bot, log: Log = _stderr) -> Bot:
         # one token through the real path: loads the weights and warms the kernels before the first user
         for _ in bot.generator("local").stream([("user", "你好")], max_tokens=1):
             break
+    if bot.settings.backend != "extractive" and (reason or not (bot.settings.index_dir / NAMES_FILE).exists()):
+        log("naming the corpus's terms in English")
+        try:
+            names = bot.name_terms()
+            log(f"English names for {names.named} of {names.terms} terms in {names.seconds:.1f} s")
+        except (ModelError, GenerationError) as exc:
+            log(f"warning: no English names made for the corpus's terms: {exc}")
     return bot
 
 
