@@ -232,7 +232,7 @@ def result_record(answer: Answer, case_id: str = "", correct: bool | None = None
         "checks": [
             {"name": c.name, "action": c.action, "reason": c.reason, "score": c.score}
             for c in answer.checks
-            if c.action != "passed" or c.score is not None
+            if c.action != "passed" or c.score is not None or c.reason
         ],
         "draft": answer.draft,
         "backend": answer.backend,
@@ -579,7 +579,7 @@ class CheckRow:
     answer: then the draft it declined tells what switching the check off would have changed."""
 
     name: str
-    changed: int = 0  # answers it shortened (removed part of)
+    changed: int = 0  # answers it changed: removed a part of, or completed
     declined: int = 0  # answers it declined, alone or with others
     declined_unanswerable: int = 0  # ... of questions the documents do not answer (right)
     declined_answerable: int = 0  # ... of answerable questions (wrong, unless the draft was wrong too)

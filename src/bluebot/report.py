@@ -226,7 +226,7 @@ CHECK_HEADER = [
     "of answerable",
     "decisive, unanswerable (lost without it)",
     "decisive, correct draft (won without it)",
-    "shortened",
+    "changed",
     "off",
 ]
 
