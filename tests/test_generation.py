@@ -237,24 +237,6 @@ def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translate
     assert answer.text.startswith("From the report") and answer.citations
 
 
-def test_a_part_the_answer_left_out_is_asked_for_once_more(settings: Settings) -> None:
-    question = "2024年中国AI产业共有多少起投资案例？披露总投资金额是多少？"
-    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。", "披露总投资金额近850亿元[1]。"])
-    answer = bot.ask(question, backend="local")
-    assert answer.text == "共有投资案例1,156起[1]。披露总投资金额近850亿元[1]。"
-    asked = fake.calls[1]
-    assert asked[:-2] == fake.calls[0] and asked[-2] == ("assistant", "共有投资案例1,156起[1]。")
-    assert asked[-1][0] == "user" and "所问的金额或规模" in asked[-1][1]
-    assert ("missing-part", "changed") in [(c.name, c.action) for c in answer.checks]
-    # a reply that declines adds nothing; switched off, nothing is asked
-    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。", "报告中没有找到相关信息。"])
-    assert bot.ask(question, backend="local").text == "共有投资案例1,156起[1]。" and len(fake.calls) == 2
-    bot, fake = make_bot(settings.with_(without=frozenset({"missing-part"})), ["共有投资案例1,156起[1]。"])
-    answer = bot.ask(question, backend="local")
-    assert answer.text == "共有投资案例1,156起[1]。" and len(fake.calls) == 1
-    assert ("missing-part", "off") in [(c.name, c.action) for c in answer.checks]
-
-
 def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
     settings = settings.with_(english_path="direct")  # the English prompt itself
     reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."

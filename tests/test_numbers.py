@@ -12,7 +12,6 @@ from bluebot.numbers import (
     english_dates,
     find_amounts,
     given_kinds,
-    missing_kinds,
     repair_english,
     strip_glosses,
     ungrounded,
@@ -107,11 +106,6 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
         ("When the chip market is segmented by type, which types are listed?", set()),  # when, not a question word
         ("Which is bigger: the 2024 investment in large models, or the 3+N cluster's?", {"two figures"}),
         ("How does Hangzhou's fund capital compare with the national fund's?", {"two figures"}),
-        ("2024年AI大模型领域投资金额是多少？占比多少？", {"money", "percent"}),
-        ("杭州有多少家AI企业获得投资？", {"count"}),
-        ("这份报告是什么时候发布的？", {"date"}),
-        ("两只基金的规模哪个更大？", {"two figures"}),
-        ("人形机器人的技术架构包括哪些部分？", set()),
     ],
 )
 def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -142,13 +136,6 @@ def test_the_kinds_of_figure_an_answer_gives() -> None:
     assert given_kinds("975 deals, 74.43 billion yuan [1].") == {"count", "money", "two figures"}
     assert given_kinds("In July 2023 [1].") == {"date"} and given_kinds("Over 300 billion [2].") == {"money"}
     assert given_kinds("Four areas [1].") == set()  # words are not figures
-
-
-def test_the_kinds_of_figure_an_answer_leaves_out() -> None:
-    question = "How much went into large models in 2024, and what share of all AI investment was that?"
-    assert missing_kinds(question, "26 billion yuan [1].") == {"percent"}
-    assert missing_kinds(question, "26 billion yuan, over 30% of the total [1].") == set()
-    assert missing_kinds("2024年AI大模型领域投资金额是多少？占比多少？", "约260亿元[1]。") == {"percent"}
 
 
 def test_magnitudes_written_without_digits_are_amounts() -> None:

@@ -83,9 +83,6 @@ def keep_gloss(text: str, passages: Sequence[str]) -> str:
     return text
 
 
-MISSING_PART = "missing-part"  # pipeline.Bot._missing_part: completes an answer; switched off by name like a check
-
-
 def says_refusal(text: str) -> bool:
     """The model's own "the passages do not say": its first sentence says so."""
     first = next((s for s in _SENTENCES.findall(strip_markers(text).strip()) if s.strip()), "")

@@ -579,7 +579,7 @@ class CheckRow:
     answer: then the draft it declined tells what switching the check off would have changed."""
 
     name: str
-    changed: int = 0  # answers it changed: removed a part of, or completed
+    changed: int = 0  # answers it changed (removed a part of)
     declined: int = 0  # answers it declined, alone or with others
     declined_unanswerable: int = 0  # ... of questions the documents do not answer (right)
     declined_answerable: int = 0  # ... of answerable questions (wrong, unless the draft was wrong too)

@@ -176,41 +176,6 @@ def answer_messages(
     return _render(_template(_SYSTEM[lang], _USER[lang]), passages=text, question=question)
 
 
-# ---------------------------------------------------------------- a part the answer left out
-
-# What each kind of figure a question asks for is called when the answer leaves it out (numbers.missing_kinds).
-_KIND_NAMES: dict[Lang, dict[str, str]] = {
-    "zh": {
-        "count": "所问的数量",
-        "money": "所问的金额或规模",
-        "percent": "所问的占比或增速",
-        "date": "所问的时间",
-        "two figures": "所比较的两个数字",
-    },
-    "en": {
-        "count": "the number asked for",
-        "money": "the amount asked for",
-        "percent": "the share or rate asked for",
-        "date": "the date asked for",
-        "two figures": "both figures being compared",
-    },
-}
-_MISSING_PART = {
-    "zh": "你的回答没有给出{what}。请依据同样的资料用一句话补充，句末标注资料编号；"
-    "资料中没有时只回答：报告中没有找到相关信息。",
-    "en": "Your answer does not give {what}. Using the same passages, give it in one short sentence ending with its "
-    "passage number; if the passages do not give it, reply only: The report does not say.",
-}
-MISSING_PART_MAX_TOKENS = 60
-
-
-def missing_part_messages(messages: Messages, answer: str, kinds: set[str], lang: Lang) -> list[tuple[str, str]]:
-    """The answer conversation continued: the model's answer, then a request for the kinds of figure it left out."""
-    names = [_KIND_NAMES[lang][k] for k in sorted(kinds)]
-    what = ("、" if lang == "zh" else " or ").join(names)
-    return [*messages, ("assistant", answer), ("user", _MISSING_PART[lang].format(what=what))]
-
-
 # ---------------------------------------------------------------- follow-up questions
 
 

@@ -213,28 +213,19 @@ def _measure(text: str, end: int) -> str:
 
 
 _ASKS_FOR = {
-    "count": re.compile(r"\bhow many\b|多少[起家个支项笔条次款]|几[起家个支项笔条次款]", re.I),
-    "money": re.compile(
-        r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)|金额|多少钱|多少(?:亿|万)?元"
-        r"|(?:规模|市场)有?多大|多大(?:的)?规模",
-        re.I,
-    ),
+    "count": re.compile(r"\bhow many\b", re.I),
+    "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
     # "what share", "with what market share"
     "percent": re.compile(
-        r"\bwhat (?:[a-z]+[ -])?(?:share|proportion|percentage|percent|fraction|growth rate)\b"
-        r"|占比|比例|比重|份额|百分之|增速|增长率|增幅",
-        re.I,
+        r"\bwhat (?:[a-z]+[ -])?(?:share|proportion|percentage|percent|fraction|growth rate)\b", re.I
     ),
     # "When were ... issued?", "as of when"; not "When the market is segmented by type, which ...?"
     "date": re.compile(
-        r"\bwhen\b(?=\s+(?:is|are|was|were|did|does|do|will|has|had)\b|\s*\?)|\b(?:what|which) (?:year|month|date)\b"
-        r"|什么时候|何时|哪一?年|哪个月|几月",
+        r"\bwhen\b(?=\s+(?:is|are|was|were|did|does|do|will|has|had)\b|\s*\?)|\b(?:what|which) (?:year|month|date)\b",
         re.I,
     ),
     "two figures": re.compile(
-        r"\bwhich (?:is|was|one is) (?:bigger|larger|higher|greater|smaller|lower|more)\b|\bcompared?\b"
-        r"|哪个更?[大多高低少小]|相比|比较",
-        re.I,
+        r"\bwhich (?:is|was|one is) (?:bigger|larger|higher|greater|smaller|lower|more)\b|\bcompared?\b", re.I
     ),
 }
 _MONTH_NAME = re.compile(
@@ -243,8 +234,8 @@ _MONTH_NAME = re.compile(
 
 
 def asked_kinds(question: str) -> set[str]:
-    """The kinds of figure ("count", "money", "percent", "date", "two figures") a question's question words ask for
-    ("how many", "what share"; "多少家", "占比")."""
+    """The kinds of figure ("count", "money", "percent", "date", "two figures") an English question's question
+    words ask for."""
     return {kind for kind, words in _ASKS_FOR.items() if words.search(question)}
 
 
@@ -262,13 +253,8 @@ def asks_two_things(question: str) -> bool:
     return len(kinds) > 1 or "two figures" in kinds or bool(_SECOND_QUESTION.search(question))
 
 
-def missing_kinds(question: str, answer: str) -> set[str]:
-    """The kinds of figure the question asks for that the answer does not state."""
-    return asked_kinds(question) - given_kinds(answer)
-
-
 def given_kinds(answer: str) -> set[str]:
-    """The kinds of figure an answer states: a percentage, an amount of money or a scaled number, a count
+    """The kinds of figure an English answer states: a percentage, an amount of money or a scaled number, a count
     (a plain number over the small exempt ones, or one naming what it counts), a year or month; two figures or
     more."""
     kinds = {"date"} if _MONTH_NAME.search(answer) else set()

@@ -13,7 +13,6 @@ from pathlib import Path
 from bluebot.checks import (
     CHECKS,
     EVIDENCE_FLOORS,
-    MISSING_PART,
     Check,
     Checked,
     Draft,
@@ -22,7 +21,6 @@ from bluebot.checks import (
     WeakRetrieval,
     check_answer,
     repair_answer,
-    says_refusal,
     verify,
 )
 from bluebot.chunking import chunk_documents
@@ -30,7 +28,6 @@ from bluebot.config import BACKENDS, Settings
 from bluebot.embedding import Embedder
 from bluebot.errors import BadQuestionError, ConfigError, GenerationError, LoaderError, ModelError
 from bluebot.generation import (
-    MISSING_PART_MAX_TOKENS,
     REFUSAL,
     ChoiceScorer,
     ExtractiveGenerator,
@@ -40,7 +37,6 @@ from bluebot.generation import (
     english_reading,
     kept_figures,
     make_generator,
-    missing_part_messages,
     rewrite_fallback,
     rewrite_question,
     translate_answer,
@@ -50,7 +46,7 @@ from bluebot.generation import (
 from bluebot.glossary import GLOSSARY_FILE, Glossary
 from bluebot.loaders import find_files, load_paths, source_name
 from bluebot.names import NamesReport, read_names, update_names
-from bluebot.numbers import asks_two_things, missing_kinds, strip_glosses, strip_markers
+from bluebot.numbers import asks_two_things, strip_glosses
 from bluebot.passages import Passage, build_passages
 from bluebot.retrieval import Retriever
 from bluebot.store import Index, build_index, open_index, read_manifest, stale_reason
@@ -360,8 +356,7 @@ class Bot:
                     draft = Draft(standalone, lang, repaired.text, repaired.citations, passages, self.glossary)
                     yield Progress("check")
                     with clock.stage("checks"):
-                        verified = verify(draft, self.checks(llm)[1:], without)
-                    checked = replace(verified, checks=[*repaired.checks, *verified.checks])
+                        checked = verify(draft, self.checks(llm)[1:], without)
                 if checked is not None and checked.note:
                     notices.append(checked.note)
             except (ModelError, GenerationError) as exc:
@@ -410,36 +405,12 @@ class Bot:
         messages = answer_messages(question, lang, passages, self.glossary)
         sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
         raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
-        raw, completed = self._missing_part(question, lang, messages, raw, llm, clock)
         repaired = repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
-        repaired = replace(repaired, checks=[completed, *repaired.checks])
         if lang == "en" and path != "chinese" and (repaired.refused or repaired.wrong_language):
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("extra_calls",) * 2)
             if translated is not None:
                 return translated
         return repaired
-
-    def _missing_part(
-        self, question: str, lang: Lang, messages: list[tuple[str, str]], raw: str, llm: Generator, clock: Clock
-    ) -> tuple[str, CheckOutcome]:
-        """The answer with the part it left out. A question in two parts was often answered with the first only
-        ("how much ..., and what share ...?" -> the amount): when the question asks for a kind of figure (a number,
-        an amount, a share, a date, two figures to compare; numbers.asked_kinds) that the answer does not state, the
-        model is asked once more, in the same conversation, for what is missing, and its reply is added unless it
-        declines. Not streamed: the checked answer replaces the stream."""
-        missing = missing_kinds(question, strip_markers(raw))
-        name = MISSING_PART
-        if name in self.settings.without:
-            return raw, CheckOutcome(name, "off")
-        if not missing or not raw.strip() or says_refusal(raw) or detect_lang(strip_markers(raw)) != lang:
-            return raw, CheckOutcome(name, "passed")
-        follow = missing_part_messages(messages, raw, missing, lang)
-        with clock.stage("extra_calls"):
-            more = "".join(llm.stream(follow, max_tokens=MISSING_PART_MAX_TOKENS)).strip()
-        reason = f"asked for {', '.join(sorted(missing))}"
-        if not more or says_refusal(more):
-            return raw, CheckOutcome(name, "passed", f"{reason}: not in the passages")
-        return f"{raw.rstrip()}{' ' if lang == 'en' else ''}{more}", CheckOutcome(name, "changed", f"{reason}: added")
 
     def _read_in_chinese(
         self, question: str, passages: list[Passage], llm: Generator, clock: Clock, stages: tuple[str, str]
