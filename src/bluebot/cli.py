@@ -88,7 +88,7 @@ def _name_terms(bot) -> None:  # type: ignore[no-untyped-def]
     from bluebot.names import NAMES_FILE
 
     try:
-        names = bot.name_terms(on_progress=_progress_bar("naming terms", unit="batch"))
+        names = bot.name_terms(on_progress=_progress_bar("naming terms", unit="term"))
     except (ModelError, GenerationError) as exc:
         print(f"warning: no English names made for the corpus's terms: {exc}", file=sys.stderr)
         return
