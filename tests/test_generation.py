@@ -310,9 +310,16 @@ def test_an_answer_without_one_figure_sentence_is_judged_on_its_passages(setting
     answer = bot.ask("GPU的优势是什么？", backend="local")
     assert not answer.refused and len(fake.scored) == 1 and "通用性强" in fake.scored[0][-1][1]
     assert [c.score for c in answer.checks if c.name == "evidence-answers"] == [0.4]
+    # read from its passages, the same limit holds: a doubt above it declines
+    bot, fake = scoring_bot(settings, ["GPU通用性强[1]。"], [(0.45, 0.55)])
+    answer = bot.ask("GPU的优势是什么？", backend="local")
+    assert answer.refused and "doubt 0.55" in answer.notice
     # figures from two sentences answer a question of two parts: judged on the cited passages, not the sentences
-    bot, fake = scoring_bot(settings, ["共有投资案例1,156起，Top5地区合计975起[1]。"], [(0.5, 0.5)])
-    assert not bot.ask("2024年共有多少起投资案例？Top5地区合计多少起？", backend="local").refused
+    two_parts = "2024年共有多少起投资案例？Top5地区合计多少起？"
+    for doubt, refused in ((0.3, False), (0.5, True)):
+        bot, fake = scoring_bot(settings, ["共有投资案例1,156起，Top5地区合计975起[1]。"], [(1 - doubt, doubt)])
+        assert bot.ask(two_parts, backend="local").refused is refused
+        assert "披露总投资金额" in fake.scored[0][-1][1]  # the whole passage, beyond the sentences with the figures
     bot, fake = scoring_bot(settings, ["披露总投资金额近850亿元[1]。"], [GenerationError("the local model failed")])
     answer = bot.ask("2024年中国AI产业披露的投资总额是多少？", backend="local")
     assert not answer.refused and "850亿元" in answer.text and "the local model failed" in answer.notice
