@@ -80,9 +80,9 @@ _SYSTEM = {
         "问题：该市新能源汽车产业投资额是多少？增长了多少？\n"
         "回答：2023年为450亿元，同比增长12%[1]。"
     ),
-    # Measured on 14 English test questions with the 1.5B model: saying that the passages are Chinese, asking for
-    # every part of the question, and a second example that translates names took it from 4 to 8 correct; without
-    # them it declined answerable questions and left 成都 / 杭州 untranslated.
+    # Measured on 14 English questions with the 1.5B model: asking for every part of the question, and a second
+    # example that translates names, took it from 4 to 8 correct; without them it declined answerable questions and
+    # left Chinese place names untranslated.
     "en": (
         "You answer questions about a document using only the numbered passages the user gives "
         "(they may be in Chinese); never use outside knowledge.\n"
@@ -266,7 +266,7 @@ def support_choices(evidence: Sequence[str]) -> tuple[str, str]:
 _FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
 _TERMS_SYSTEM = (
     "Translate each numbered Chinese term from a document into English, as an English edition of the document would "
-    "name it. Write place and person names in pinyin (成都 = Chengdu). Reply with the numbered list only, one English "
+    "name it. Write place and person names in pinyin (南京 = Nanjing). Reply with the numbered list only, one English "
     "term per line."
 )
 TERMS_TOKENS_EACH = 12  # the reply's budget per term: "12. high-performance computing chips"
@@ -277,7 +277,7 @@ _TRANSLATE_SYSTEM = (
 _SENTENCE_SYSTEM = (
     "The user gives a question about a report and the report's answer to it. Write one short English sentence: the "
     "question restated as a statement with the answer in it. Use only what the question and the answer say; add no "
-    "other fact. Copy every number in digits exactly as written (1,156 stays 1,156). Output only the sentence."
+    "other fact. Copy every number in digits exactly as written (4,380 stays 4,380). Output only the sentence."
 )
 
 
