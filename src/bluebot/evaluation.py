@@ -232,7 +232,7 @@ def result_record(answer: Answer, case_id: str = "", correct: bool | None = None
         "checks": [
             {"name": c.name, "action": c.action, "reason": c.reason, "score": c.score}
             for c in answer.checks
-            if c.action != "passed" or c.score is not None or c.reason
+            if c.action != "passed" or c.score is not None
         ],
         "draft": answer.draft,
         "backend": answer.backend,

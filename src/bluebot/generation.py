@@ -80,9 +80,10 @@ _SYSTEM = {
         "问题：该市新能源汽车产业投资额是多少？增长了多少？\n"
         "回答：2023年为450亿元，同比增长12%[1]。"
     ),
-    # Measured on 14 English questions with the 1.5B model: asking for every part of the question, and a second
-    # example that translates names, took it from 4 to 8 correct; without them it declined answerable questions and
-    # left Chinese place names untranslated.
+    # Measured on 14 English questions with the 1.5B model: saying that the passages are Chinese, asking for every
+    # part of the question, and a second example that translates names took it from 4 to 8 correct; without them it
+    # declined answerable questions and left Chinese place names untranslated. It now says they may be in Chinese, for
+    # documents of either language (dev en 0.821 -> 0.846).
     "en": (
         "You answer questions about a document using only the numbered passages the user gives "
         "(they may be in Chinese); never use outside knowledge.\n"
