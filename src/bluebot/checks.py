@@ -601,8 +601,8 @@ class EvidenceAnswers:
     """The evidence the answer rests on does not say what the question asks (a passage about a related subject: the
     director of another film, the total of another group): the local model reads the evidence and the question and
     says whether the one answers the other; its probability of "no" above a limit declines. The evidence is the
-    sentences holding the answer's figures, or the cited passages as the model saw them when it states none. One
-    forward pass over a short prompt, no decoding."""
+    one sentence holding the answer's figures, or the cited passages as the model saw them when the answer states no
+    figure or states figures from several sentences. One forward pass over a short prompt, no decoding."""
 
     name = "evidence-answers"
 
