@@ -71,7 +71,7 @@ class Checked:
 
 def keep_gloss(text: str, passages: Sequence[str]) -> str:
     """An amount the model misread followed by the prompt's English reading of it keeps the reading only: the
-    model reads 1,000亿元 as "1,000 billion yuan (100 billion yuan)", copying the gloss after its own mistake.
+    model reads 4,000亿元 as "4,000 billion yuan (400 billion yuan)", copying the gloss after its own mistake.
     Only money (what the prompt glosses), and only when the bracketed amount is in the passages and the first
     one is not."""
     missing = {a.start for a in ungrounded(text, passages)}
@@ -93,15 +93,15 @@ def refusal(lang: Lang) -> Checked:
     return Checked(REFUSAL[lang], refused=True)
 
 
-# English prose: three Latin words in a row, figures allowed between them ("There were 1,156 deals"); a name such as
-# "NVIDIA H100" or "Zero2IPO PEdata" has two at most
+# English prose: three Latin words in a row, figures allowed between them ("There were 2,318 deals"); a name such as
+# "NVIDIA H100" or "GitHub Copilot" has two at most
 _PROSE = re.compile(r"[A-Za-z]{2,}(?:[ \t]+[\d,.%]*[ \t]*[A-Za-z]+){2,}")
 
 
 def _wrong_language(text: str, lang: Lang) -> bool:
     """A Chinese question needs some Chinese in its answer unless the answer is a name or code of the report ("FPGA",
     "GPU、ASIC、FPGA、其他"), not English prose; an English question needs an answer that is mostly English. Bare
-    numbers ("1,156 [1]", "25%") suit both."""
+    numbers ("2,318 [1]", "25%") suit both."""
     text = strip_markers(text)
     if lang == "zh":
         return not has_chinese(text) and _PROSE.search(text) is not None
@@ -119,8 +119,8 @@ def _normalise_markers(text: str) -> str:
 
 def _support(text: str, passage: Passage, glossary: Glossary | None = None) -> float:
     """How well a passage backs a piece of answer text: shared numbers count most, then shared words. An English
-    text shares words with a Chinese passage through the English names of the glossary terms it holds ("Runmiao
-    Direct Investment Fund" for 润苗直投基金)."""
+    text shares words with a Chinese passage through the English names of the glossary terms it holds ("Qinghe
+    Direct Investment Fund" for 青禾直投基金)."""
     source = passage.hit.chunk.text
     claims = [a for a in find_amounts(strip_markers(text)) if not a.exempt]
     sources = find_amounts(source)
@@ -223,8 +223,8 @@ def repair_answer(
         return Checked(text, wrong_language=True)
     if lang == "en" and not extractive:
         # Chinese amounts and dates the model copied are put in English in code, then English units are checked.
-        # Where it copied the prompt's gloss as well, the repeat goes: "85 billion yuan (85 billion yuan)".
-        # Chinese punctuation goes first: "25.9 billion US dollars （25.9 billion US dollars）。" is a repeat too.
+        # Where it copied the prompt's gloss as well, the repeat goes: "42 billion yuan (42 billion yuan)".
+        # Chinese punctuation goes first: "17.3 billion US dollars （17.3 billion US dollars）。" is a repeat too.
         sources = [p.hit.chunk.text for p in passages]
         text = _FULL_WIDTH.sub(lambda m: _ASCII[m.group(0)], text)
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
@@ -287,7 +287,7 @@ def _answer_sources(
     glossary: Glossary | None = None,
 ) -> list[str]:
     """The passages an answer comes from, section title included, for the subject check: a question about a year or
-    a name these never mention (Shenzhen, 2023) got a figure that belongs to something else. They are the cited
+    a name these never mention (Nanjing, 2023) got a figure that belongs to something else. They are the cited
     passages and any other that backs the answer as well: one holding every figure of it (chunks overlap, and the
     model may cite the copy without the year), or, for an answer without figures, one supporting it at least as
     much as the best cited passage (the model cited the wrong one for a document title) or one holding a name the
@@ -320,12 +320,12 @@ def figure_evidence(checked: Checked) -> list[str]:
     return _figure_sentences(claims, checked.citations)
 
 
-_CLAUSE_END = re.compile(r"(?<=[，；;])|(?<=,)(?!\d)")  # not the comma of 1,156
+_CLAUSE_END = re.compile(r"(?<=[，；;])|(?<=,)(?!\d)")  # not the comma of 2,318
 
 
 def _figure_sentences(claims: Sequence[Amount], citations: Sequence[Citation]) -> list[str]:
     """The sentences holding the claimed figures, each ending with the last clause that holds one: what follows
-    is about something else ("...AI大模型领域投资金额约260亿元、占比超过30%，此外智能驾驶、AI芯片...等领域投资金额
+    is about something else ("...AI大模型领域投资金额约190亿元、占比超过20%，此外智能驾驶、AI芯片...等领域投资金额
     占比较大" read as an answer about AI chips)."""
     found: list[str] = []
     for citation in citations:
@@ -445,7 +445,7 @@ def _recite_named(
 
 
 def _compact(text: str) -> str:
-    """Text without spaces, punctuation or markup: "**1,156** 起。" -> "1156起"."""
+    """Text without spaces, punctuation or markup: "**2,318** 起。" -> "2318起"."""
     return re.sub(r"[\W_]", "", text)
 
 

@@ -92,7 +92,7 @@ def _sentences(text: str) -> list[str]:
 
 
 def _inside_number(text: str, i: int) -> bool:
-    """True when a cut before text[i] would fall between two parts of one number (1,156 / 46.4%)."""
+    """True when a cut before text[i] would fall between two parts of one number (2,318 / 52.3%)."""
     return 0 < i < len(text) and bool(_NUMBER_CHAR.match(text[i - 1])) and bool(_NUMBER_CHAR.match(text[i]))
 
 

@@ -120,8 +120,8 @@ def _contains(text: str, needle: str) -> bool:
         return False
     if not _BARE_NUMBER.match(pin):
         return pin in hay
-    # A comma after a digit may be a thousands separator ("1,156" holds no "156"); after a word it is punctuation:
-    # "report, 54 companies" (",54" once white space is gone) does hold "54".
+    # A comma after a digit may be a thousands separator ("2,318" holds no "318"); after a word it is punctuation:
+    # "report, 37 companies" (",37" once white space is gone) does hold "37".
     return re.search(rf"(?<![\d.])(?<!\d,){re.escape(pin)}(?!\d|\.\d|,\d{{3}}(?!\d))", hay) is not None
 
 

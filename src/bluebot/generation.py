@@ -146,12 +146,12 @@ def _render(template: ChatPromptTemplate, **values: str) -> list[tuple[str, str]
 
 
 def _section(hit: Hit) -> str:
-    return re.sub(r"^\d+\s+", "", hit.chunk.section)  # "04 杭州市..." -> "杭州市...": the number means nothing here
+    return re.sub(r"^\d+\s+", "", hit.chunk.section)  # "04 南京市..." -> "南京市...": the number means nothing here
 
 
 def english_reading(text: str, glossary: Glossary | None = None) -> str:
     """Chinese text with the English reading of its names, amounts and dates after them, for an English answer
-    to copy: "寒武纪 (Cambricon)", "2,442 亿元 (244.2 billion yuan)", "2021年9月 (September 2021)"."""
+    to copy: "华为 (Huawei)", "3,176 亿元 (317.6 billion yuan)", "2021年9月 (September 2021)"."""
     return annotate_english(glossary.gloss(text) if glossary else text)
 
 
@@ -185,7 +185,7 @@ def _conversation(history: Sequence[Turn], lang: Lang) -> str:
         "zh": {"user": "用户：", "assistant": "助手："},
         "en": {"user": "User: ", "assistant": "Assistant: "},
     }[lang]
-    # The last exchange is enough to resolve "it" / "那杭州呢"; older turns only cost prompt time.
+    # The last exchange is enough to resolve "it" / "那南京呢"; older turns only cost prompt time.
     return "\n".join(f"{names[t.role]}{t.content[:200]}" for t in history[-2:])
 
 
@@ -230,7 +230,7 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     reply = reply.strip(" \"'“”「」")
     # A rewrite that changed language, vanished or rambled is worse than the deterministic one; so is a short
     # follow-up ("批复规模有多大？") handed back unchanged. A longer one may stand alone
-    # ("那杭州呢？有多少家AI企业拿到了投资？"): the previous question's terms would only blur it (全国 there).
+    # ("那南京呢？有多少家AI企业拿到了投资？"): the previous question's terms would only blur it (全国 there).
     unchanged = normalize_for_match(reply).rstrip("?？") == normalize_for_match(question).rstrip("?？")
     unresolved = unchanged and len(key_terms(question)) < SHORT_FOLLOW_UP_TERMS
     if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unresolved:
@@ -285,10 +285,10 @@ _SENTENCE_SYSTEM = (
 def translate_answer(
     text: str, generator: Generator, glossary: Glossary | None = None, question: str = ""
 ) -> Iterator[str]:
-    """A checked Chinese answer in English, streamed; its amounts and dates are put in English in code first (850亿元
-    -> 85 billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their
+    """A checked Chinese answer in English, streamed; its amounts and dates are put in English in code first (420亿元
+    -> 42 billion yuan; "2021年9月[1]" came back as "2021 September 2nd"), and the glossary's names follow their
     Chinese. A bare figure, with no Chinese word left once its amounts and dates are English, is written as a
-    sentence answering the question: "1,156起" alone read "1,156 [1]", which does not say what was counted. Not for a
+    sentence answering the question: "2,318起" alone read "2,318 [1]", which does not say what was counted. Not for a
     question asking two things: around an answer to one part, the model made up the other."""
     source = _english_figures(text, glossary)
     bare = _bare_figure(source)
@@ -299,10 +299,10 @@ def translate_answer(
 
 def kept_figures(english: str, text: str, glossary: Glossary | None = None, question: str = "") -> str:
     """translate_answer's English for the Chinese answer text, or the bare figure alone when the sentence written
-    around it does not hold each of its figures as written ("1,156" came back as "One thousand one hundred
-    fifty-six", "100 billion yuan" as "$100 billion") or states a number more often than the figure and the
+    around it does not hold each of its figures as written ("2,318" came back as "Two thousand three hundred
+    eighteen", "400 billion yuan" as "$400 billion") or states a number more often than the figure and the
     question do together: for "Of the projects the cluster backed, how many belonged to the five ecosystems?",
-    "The cluster backed 1,162 projects, of which 1,162 belonged to ..."."""
+    "The cluster backed 2,047 projects, of which 2,047 belonged to ..."."""
     bare = _bare_figure(_english_figures(text, glossary))
     if bare is None:
         return english
@@ -320,7 +320,7 @@ def _english_figures(text: str, glossary: Glossary | None) -> str:
 
 
 def _bare_figure(source: str) -> str | None:
-    """_english_figures' text as a figure alone, its measure word dropped ("1,156起" -> "1,156"); None when Chinese
+    """_english_figures' text as a figure alone, its measure word dropped ("2,318起" -> "2,318"); None when Chinese
     words are left in it."""
     bare = _COUNTED_BY.sub("", source)
     return None if has_chinese(bare) else bare
@@ -331,20 +331,20 @@ def untranslated_terms(text: str) -> list[str]:
     return list(dict.fromkeys(CJK_RUN.findall(text)))
 
 
-# A Chinese measure word after a number in an English answer: "1,540个", "54家". Not 人, which reads as a noun.
+# A Chinese measure word after a number in an English answer: "2,706个", "37家". Not 人, which reads as a noun.
 _COUNTED_BY = re.compile(rf"(?<=\d)[ \t]*[{MEASURE_WORDS.replace('人', '')}]")
 
 
 def translate_terms(text: str, generator: Generator, glossary: Glossary | None = None) -> str:
-    """An English answer with the Chinese words the model left in it ("成都", "AI+医疗") translated: the glossary's
+    """An English answer with the Chinese words the model left in it ("南京", "AI+医疗") translated: the glossary's
     terms by the glossary, the rest by the model in one short call; full-width punctuation made ASCII. A term
     the model does not translate stays. A measure word after a number goes: asked for "个" alone, the model said
-    "one" ("1,540个" came back as "1,540 one")."""
+    "one" ("2,706个" came back as "2,706 one")."""
     text = _COUNTED_BY.sub("", text)
     for term, english in (glossary.found(text) if glossary else {}).items():
         text = _replace(text, term, english)
     names = english_names(untranslated_terms(text), generator)
-    for term in sorted(names, key=len, reverse=True):  # 杭州市 before 杭州
+    for term in sorted(names, key=len, reverse=True):  # 南京市 before 南京
         text = _replace(text, term, names[term])
     for full, ascii_ in _FULL_WIDTH.items():
         text = text.replace(full, ascii_)
@@ -571,7 +571,7 @@ def _cpu_has_bf16() -> bool:
 
 
 class OpenAIGenerator:
-    """Any OpenAI-compatible chat endpoint (DeepSeek, Qwen, OpenAI, vLLM, Ollama, llama.cpp server) through
+    """Any OpenAI-compatible chat endpoint (Qwen, OpenAI, vLLM, Ollama, llama.cpp server) through
     langchain's ChatOpenAI. The key is read from the environment at first use and never stored elsewhere."""
 
     def __init__(self, settings: Settings, timeout: float = 30.0, max_new_tokens: int = MAX_NEW_TOKENS) -> None:
@@ -666,7 +666,7 @@ _LIST_ITEM = re.compile(r"^(?:[-•·]\s*)?[✓√]\s*|^[-•·]\s+")
 def _units(text: str) -> list[tuple[str, str]]:
     """Answerable pieces of a passage, each with the context it is scored with: sentences; table rows with
     their column names (context: the table's title); short list items joined under their heading; and runs
-    of short lines, the report's infographics ("达 2,442 亿元" / "批复规模"), joined into one statement."""
+    of short lines, an infographic as a PDF gives it ("达 3,176 亿元" / "批复规模"), joined into one statement."""
     units: list[tuple[str, str]] = []
     header: list[str] | None = None
     title = ""
@@ -718,7 +718,7 @@ class ExtractiveGenerator:
     max_units = 3
     max_chars = 420
     # A Chinese extract must share at least this share of the question's weighted words, or the passages are
-    # taken not to answer it ("英伟达2024年的营收" shares only "2024年" with the report's sentences).
+    # taken not to answer it ("华为2024年的营收" shares only "2024年" with the report's sentences).
     min_coverage = 0.5
 
     def select(self, question: str, passages: Sequence[Passage]) -> tuple[list[_Unit], float]:

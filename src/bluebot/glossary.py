@@ -1,5 +1,5 @@
 """The report's names and special terms in English (corpus/glossary.tsv), for English answers. The small model
-translates 寒武纪 as "Cambrian" and 国家网信办 as "National Internet Information Administration"; given the English
+translates a company's name by the meaning of its characters and paraphrases an agency's; given the English
 name next to the Chinese one it copies it. Used twice: in an English prompt each listed term is followed by its
 English name, and Chinese left in an English answer is looked up here before the model is asked.
 
@@ -51,11 +51,11 @@ class Glossary:
     def _pattern(self) -> re.Pattern[str] | None:
         if not self.terms:
             return None
-        # longest first, so that 浙江省科创母基金三期（人工智能） wins over 浙江省科创母基金
+        # longest first, so that 青禾科技母基金二期（人工智能） wins over 青禾科技母基金
         return re.compile("|".join(re.escape(t) for t in sorted(self.terms, key=len, reverse=True)))
 
     def gloss(self, text: str) -> str:
-        """Each listed term's first occurrence followed by its English name: "寒武纪" -> "寒武纪 (Cambricon)"."""
+        """Each listed term's first occurrence followed by its English name: "华为" -> "华为 (Huawei)"."""
         pattern = self._pattern
         if pattern is None:
             return text
@@ -95,7 +95,7 @@ class Glossary:
 
     def chinese_names(self, english: str) -> list[str]:
         """The listed terms whose English name (or its abbreviation in brackets) English text mentions, in any case,
-        in order: "the national venture capital guidance fund" -> ["国家创业投资引导基金"]."""
+        in order: "the qinghe direct investment fund" -> ["青禾直投基金"]."""
         pattern = self._english_pattern
         if pattern is None:
             return []

@@ -37,7 +37,7 @@ Answer: {answer}
 Split the answer into short standalone factual statements (at most {max_statements}; ignore citation marks \
 like [1]). For each statement decide whether the passages above support it: true if the passages state it or \
 it follows directly from them, false otherwise. Amounts in different units are equal when their values are \
-equal (850亿元 = 85 billion yuan; 7成 = 70%).
+equal (420亿元 = 42 billion yuan; 7成 = 70%).
 
 Reply with exactly this JSON shape:
 {{"statements": [{{"statement": "...", "supported": true}}]}}"""

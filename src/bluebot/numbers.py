@@ -1,9 +1,9 @@
 """Amounts in Chinese and English text: finding them, normalising them, saying them in English, and
 checking that an answer's numbers come from its passages.
 
-Small models copy "850亿元" as "850 billion yuan" (MODELS.md: every model and runtime did), so units are
-never left to the model: every amount is reduced to an exact value (Decimal, no float drift: 38.65亿 is
-3,865,000,000) plus a unit, and compared as such.
+Small models copy "420亿元" as "420 billion yuan" (MODELS.md: every model and runtime did), so units are
+never left to the model: every amount is reduced to an exact value (Decimal, no float drift: 24.71亿 is
+2,471,000,000) plus a unit, and compared as such.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ Unit = Literal["CNY", "USD", "percent", "count"]
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 
-# Between a number and its unit the report puts spaces and ** emphasis marks: "近 **850** 亿元".
+# Between a number and its unit the report puts spaces and ** emphasis marks: "近 **420** 亿元".
 _GAP = r"[ \t\u00a0*]*"
 _ZH_SUFFIX = re.compile(
     _GAP + r"(?P<mag>万亿|千亿|百亿|十亿|亿|千万|百万|十万|万)?" + _GAP + r"(?P<cur>美元|人民币|元)?"
@@ -32,11 +32,11 @@ _EN_SUFFIX = re.compile(
     re.IGNORECASE,
 )
 _PERCENT = re.compile(_GAP + r"(?P<pct>%|％|percent\b|per cent\b|percentage points?\b|个百分点|成(?![本员果立为功]))")
-# Chinese measure words name what a count counts: 54家 (companies) is not 54起 (deals).
+# Chinese measure words name what a count counts: 37家 (companies) is not 37起 (deals).
 MEASURE_WORDS = "起家个支条项次笔件位名人所座款台"
 _MEASURE = re.compile(_GAP + f"(?P<measure>[{MEASURE_WORDS}])")
-# What an English count counts, as the Chinese measure word it stands for: "54 deals" is 54起, "54 companies" 54家.
-# The noun may follow a few words later: "54 AI investment deals".
+# What an English count counts, as the Chinese measure word it stands for: "37 deals" is 37起, "37 companies" 37家.
+# The noun may follow a few words later: "37 AI investment deals".
 _EN_MEASURES = {
     "起": ("deal", "deals", "investments", "cases", "transactions", "financings"),
     "家": ("company", "companies", "firms", "enterprises", "startups", "businesses"),
@@ -98,25 +98,25 @@ _CURRENCY: dict[str, Unit] = {
     "$": "USD",
 }
 
-# Plain integers up to this size are ordinals and list counts ("Top5", "4方面", "two documents"); checking them
-# would flag every "5大工程". Anything with a unit or magnitude is always checked, whatever its size.
+# Plain integers up to this size are ordinals and list counts ("Top5", "3方面", "two documents"); checking them
+# would flag every "6大工程". Anything with a unit or magnitude is always checked, whatever its size.
 SMALL_EXEMPT = 10
 _MARKER = re.compile(r"\[\d+\]")
 
 
 @dataclass(frozen=True)
 class Amount:
-    """A number found in text, with its normalised value: 850亿元 -> value 85000000000, unit CNY."""
+    """A number found in text, with its normalised value: 420亿元 -> value 42000000000, unit CNY."""
 
-    text: str  # as written, prefix and unit included: "近 850 亿元" -> "850 亿元"
+    text: str  # as written, prefix and unit included: "近 420 亿元" -> "420 亿元"
     start: int
     end: int
-    literal: Decimal  # the digits as written: 850 for 850亿
+    literal: Decimal  # the digits as written: 420 for 420亿
     value: Decimal  # literal x magnitude (x10 for 成)
     unit: Unit
     magnitude: Decimal = Decimal(1)  # 10**8 for 亿, 10**9 for billion, 10 for 成 (tenths, as percent)
     year: bool = False  # 2024, 2024年: a date, not a quantity
-    measure: str = ""  # the Chinese measure word of a count: 起 in 1,156起
+    measure: str = ""  # the Chinese measure word of a count: 起 in 2,318起
 
     @property
     def scaled(self) -> bool:
@@ -148,14 +148,14 @@ def find_amounts(text: str) -> list[Amount]:
         if before and before.isascii() and (before.isalnum() or before in "._"):
             continue  # Q2, R1, Top5, v2: part of a name
         if after.isascii() and after.isalpha() and not _glued_magnitude(text, end):
-            continue  # 3D, 2024Q2, 2027E: part of a name; 85bn is an amount
+            continue  # 3D, 2024Q2, 2027E: part of a name; 42bn is an amount
         if before == "[" and after == "]":
             continue
         found.append(_amount_at(text, m.group(), start, end))
     for m in _BARE_MAGNITUDE.finditer(text):
         before = text[m.start() - 1] if m.start() else ""
         if before and (before.isdigit() or before in ",.*" or before in _ZH_NUMERALS or before.isspace()):
-            continue  # 850亿, 1万亿, "**1** 万亿": the magnitude of the digits before it
+            continue  # 420亿, 1万亿, "**1** 万亿": the magnitude of the digits before it
         magnitude = _ZH_MAG[m.group("mag") or "亿"]
         currency = m.group("cur") or m.group("cur2")
         unit: Unit = _CURRENCY[currency] if currency else "count"
@@ -177,7 +177,7 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
     magnitude = Decimal(1)
     span_end = end
     if (p := _PERCENT.match(text, end)) and p.group("pct"):
-        tenths = Decimal(10) if p.group("pct") == "成" else Decimal(1)  # 7成 = 70%
+        tenths = Decimal(10) if p.group("pct") == "成" else Decimal(1)  # 6成 = 60%
         return Amount(text[span_start : p.end()], span_start, p.end(), literal, literal * tenths, "percent", tenths)
     zh = _ZH_SUFFIX.match(text, end)
     en = _EN_SUFFIX.match(text, end)
@@ -202,13 +202,13 @@ def _amount_at(text: str, digits: str, start: int, end: int) -> Amount:
 
 
 def _measure(text: str, end: int) -> str:
-    """What the count ending at `end` counts, as a Chinese measure word: 54家, "54 deals" -> 起; "" when unsaid."""
+    """What the count ending at `end` counts, as a Chinese measure word: 37家, "37 deals" -> 起; "" when unsaid."""
     if mw := _MEASURE.match(text, end):
         return mw.group("measure")
     if noun := _EN_COUNTED.match(text, end):
         return next(m for m, words in _EN_MEASURES.items() if noun.group("noun").lower() in words)
     if _EN_PLURAL.match(text, end):
-        return "个"  # "259 computing centers": a count of something, whatever it is
+        return "个"  # "173 computing centers": a count of something, whatever it is
     return ""
 
 
@@ -277,7 +277,7 @@ def given_kinds(answer: str) -> set[str]:
 
 
 def _plain(value: Decimal) -> str:
-    """Decimal without exponent or trailing zeros, thousands separated: 1156 -> "1,156", 3.8650 -> "3.865"."""
+    """Decimal without exponent or trailing zeros, thousands separated: 2318 -> "2,318", 2.4710 -> "2.471"."""
     text = format(value.normalize(), "f")
     whole, _, frac = text.partition(".")
     whole = f"{int(whole):,}"
@@ -288,8 +288,8 @@ _SCALES = ((Decimal(10) ** 12, "trillion"), (Decimal(10) ** 9, "billion"), (Deci
 
 
 def english(amount: Amount) -> str:
-    """The amount in English: 850亿元 -> "85 billion yuan", 821亿美元 -> "82.1 billion US dollars",
-    1万亿 -> "1 trillion", 7成 -> "70%", 1,156 -> "1,156"."""
+    """The amount in English: 420亿元 -> "42 billion yuan", 634亿美元 -> "63.4 billion US dollars",
+    1万亿 -> "1 trillion", 6成 -> "60%", 2,318 -> "2,318"."""
     if amount.unit == "percent":
         return f"{_plain(amount.value)}%"
     words = _plain(amount.value)
@@ -314,18 +314,18 @@ def _tolerance(amount: Amount) -> Decimal:
 def _compatible(a: Unit, b: Unit) -> bool:
     if "percent" in (a, b):
         return a == b
-    return a == b or "count" in (a, b)  # "85 billion" leaves the currency implicit
+    return a == b or "count" in (a, b)  # "42 billion" leaves the currency implicit
 
 
 def matches(claim: Amount, source: Amount) -> bool:
     """Does a number in a passage support a number in an answer?"""
     measures = {claim.measure, source.measure}
     if len(measures) == 2 and "" not in measures and "个" not in measures:
-        return False  # 54起 (deals) is not supported by 54家 (companies); 个 is the general measure word
+        return False  # 37起 (deals) is not supported by 37家 (companies); 个 is the general measure word
     if claim.measure and not source.bare:
-        return False  # 259 centres (a count) is not 259亿美元 (an amount)
+        return False  # 173 centres (a count) is not 173亿美元 (an amount)
     if claim.bare:
-        # Without unit or magnitude only the digits can be compared: "850" matches "850亿元".
+        # Without unit or magnitude only the digits can be compared: "420" matches "420亿元".
         return claim.literal == source.literal or claim.value == source.value
     if not _compatible(claim.unit, source.unit):
         return False
@@ -338,7 +338,7 @@ def strip_markers(text: str) -> str:
 
 def claimed(answer: str, question: str) -> list[Amount]:
     """The figures an answer states, the exempt ones (years, small counts) left out. A plain number the question
-    states ("the three 100-billion-yuan funds") is the user's premise, not a claim."""
+    states ("the two 70-billion-yuan funds") is the user's premise, not a claim."""
     echoed = {a.literal for a in find_amounts(question) if a.bare}
     return [a for a in find_amounts(answer) if not a.exempt and not (a.bare and a.literal in echoed)]
 
@@ -350,14 +350,14 @@ def ungrounded(answer: str, passages: Iterable[str]) -> list[Amount]:
 
 
 def _significant(value: Decimal) -> str:
-    """The significant digits: 850, 85 and 8.5 all give "85"; a power-of-ten slip keeps them."""
+    """The significant digits: 420, 42 and 4.2 all give "42"; a power-of-ten slip keeps them."""
     digits = "".join(str(d) for d in value.normalize().as_tuple().digits)
     return digits.strip("0") or "0"
 
 
 def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amount]]:
-    """Rewrite amounts that are a power of ten off a passage amount with the same digits ("850 billion yuan"
-    for 850亿元 becomes "85 billion yuan"); return the new text and the numbers still ungrounded."""
+    """Rewrite amounts that are a power of ten off a passage amount with the same digits ("420 billion yuan"
+    for 420亿元 becomes "42 billion yuan"); return the new text and the numbers still ungrounded."""
     sources = [a for p in passages for a in find_amounts(p) if a.scaled or a.unit in ("CNY", "USD")]
     edits: list[tuple[Amount, Amount]] = []
     for claim in ungrounded(answer, passages):
@@ -367,18 +367,18 @@ def repair_english(answer: str, passages: Sequence[str]) -> tuple[str, list[Amou
         same_unit = [s for s in candidates if _compatible(claim.unit, s.unit)]
         candidates = same_unit or candidates
         # Only an unambiguous slip is repaired; two different passage amounts with the same digits stay flagged.
-        # One value written twice is no ambiguity: "千亿母基金" and "1,000亿元" are both 100 billion.
+        # One value written twice is no ambiguity: "百亿基金" and "100亿元" are both 10 billion.
         if len({s.value for s in candidates}) == 1:
             edits.append((claim, next((s for s in candidates if s.unit == claim.unit), candidates[0])))
     for claim, source in sorted(edits, key=lambda e: -e[0].start):
-        if source.unit == "count":  # the passage leaves the currency implicit (千亿母基金); the answer's stays
+        if source.unit == "count":  # the passage leaves the currency implicit (百亿基金); the answer's stays
             source = replace(source, unit=claim.unit)
         answer = answer[: claim.start] + english(source) + answer[claim.end :]
     return answer, ungrounded(answer, passages)
 
 
 def _edit_chinese_amounts(text: str, edit: Callable[[Amount], str | None]) -> str:
-    """Each amount written with Chinese characters (850亿元, 7成, 过亿元) replaced by edit(amount), or kept when
+    """Each amount written with Chinese characters (420亿元, 6成, 过亿元) replaced by edit(amount), or kept when
     that is None. A digit-less 千亿 or 万亿 stays: it is part of a name (千亿母基金, which the glossary reads) or a
     set phrase (万亿级)."""
     out, last = [], 0
@@ -421,12 +421,12 @@ def _english_date(m: re.Match[str]) -> str | None:
 
 
 def _worth_saying(amount: Amount) -> bool:
-    """An amount whose English reading differs from its digits: 850亿元, 7成; not a plain count (975起)."""
+    """An amount whose English reading differs from its digits: 420亿元, 6成; not a plain count (638起)."""
     return amount.scaled or amount.unit in ("CNY", "USD", "percent")
 
 
 def annotate_english(text: str) -> str:
-    """Add the English reading after each Chinese amount and date: "近850亿元" -> "近850亿元 (85 billion yuan)",
+    """Add the English reading after each Chinese amount and date: "近420亿元" -> "近420亿元 (42 billion yuan)",
     "2021年9月" -> "2021年9月 (September 2021)", "2025年初" -> "2025年初 (early 2025)"."""
     text = _edit_chinese_amounts(text, lambda a: f"{a.text} ({english(a)})" if _worth_saying(a) else None)
 
@@ -439,7 +439,7 @@ def annotate_english(text: str) -> str:
 
 # The English readings annotate_english and the glossary put after Chinese terms: ASCII brackets, no Chinese inside.
 # In full-width brackets the report's own Latin stays ("人工智能（AI）"); the model copies a gloss into them as well,
-# "259亿美元（25.9 billion US dollars）": words with a space between them are a reading.
+# "173亿美元（17.3 billion US dollars）": words with a space between them are a reading.
 _GLOSS = re.compile(
     r"[ \t]*(?:\((?=[^()]*[A-Za-z0-9])[^()\u3000-\u9fff\uff00-\uffef]*\)"
     r"|（(?=[^（）]*[A-Za-z0-9][^（）]* )[^\u3000-\u9fff\uff00-\uffef]*）)"
@@ -448,7 +448,7 @@ _GLOSS = re.compile(
 
 def strip_glosses(text: str) -> str:
     """A Chinese text without the English readings copied after its terms: "流片 (tape-out)周期" -> "流片周期",
-    "近850亿元 (85 billion yuan)" -> "近850亿元", "259亿美元（25.9 billion US dollars）" -> "259亿美元"."""
+    "近420亿元 (42 billion yuan)" -> "近420亿元", "173亿美元（17.3 billion US dollars）" -> "173亿美元"."""
     return _GLOSS.sub("", text)
 
 
@@ -458,6 +458,6 @@ def english_dates(text: str) -> str:
 
 
 def english_amounts(text: str) -> str:
-    """Chinese amounts replaced by their English reading, before a text is translated: "259亿美元，同比36.2%" ->
-    "25.9 billion US dollars，同比36.2%". Counts keep their measure word (54家) for the translator."""
+    """Chinese amounts replaced by their English reading, before a text is translated: "173亿美元，同比41.7%" ->
+    "17.3 billion US dollars，同比41.7%". Counts keep their measure word (37家) for the translator."""
     return _edit_chinese_amounts(text, lambda a: f" {english(a)} " if _worth_saying(a) else None)

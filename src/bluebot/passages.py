@@ -119,7 +119,7 @@ def build_passages(
 
 # ---------------------------------------------------------------- layout
 
-# An infographic figure as the PDF gives it: the figure on one line, its label on the next ("达 2,442 亿元" /
+# An infographic figure as the PDF gives it: the figure on one line, its label on the next ("达 3,176 亿元" /
 # "批复规模"). A figure line is a number with at most a qualifier around it.
 _QUALIFIERS = re.compile(r"预计|将|超过|超|突破|达到|达|约|近|高达|同比|增长|↑|↓|以上|累计|共|[，,。；:：\s]")
 _FIGURE_LINE_CHARS = 24
@@ -127,7 +127,7 @@ _LABEL_LINE_CHARS = 30
 
 
 def _figure_line(line: str) -> bool:
-    # a figure has a unit or a measure word: "353支", "达 2,442 亿元"; "2025.07" over "目录" is a date
+    # a figure has a unit or a measure word: "268支", "达 3,176 亿元"; "2025.07" over "目录" is a date
     amounts = [a for a in find_amounts(line) if not a.exempt and (a.measure or not a.bare)]
     if not amounts or len(line) > _FIGURE_LINE_CHARS or " | " in line:
         return False
@@ -196,15 +196,15 @@ def _join_list(out: list[str], items: list[str], after: str | None) -> bool:
 
 
 # "A、B，占比分别为X、Y": each figure goes with its item, "A（占比X）、B（占比Y）". The small model paired them wrongly
-# ("42 companies ... 59.3%"); written out, nothing is left to count.
+# ("31 companies ... 47.5%"); written out, nothing is left to count.
 _RESPECTIVELY = re.compile(
     r"(?P<items>[^，。；,;：:]+)，(?P<label>[^，。；,;、]{0,8}?)分别(?:为|是|达到|达|约)(?P<values>[^，。；,;]+)"
 )
 
 
 def respectively(line: str) -> str:
-    """ "合计42家、融资总金额38.65亿元，占比分别为77.8%、59.3%" ->
-    "合计42家（占比77.8%）、融资总金额38.65亿元（占比59.3%）". The last items before the comma take the figures
+    """ "合计31家、融资总金额26.45亿元，占比分别为68.2%、47.5%" ->
+    "合计31家（占比68.2%）、融资总金额26.45亿元（占比47.5%）". The last items before the comma take the figures
     in order; a line whose counts do not match is left as it is."""
 
     def pair(m: re.Match[str]) -> str:
@@ -221,7 +221,7 @@ def respectively(line: str) -> str:
 def readable(text: str) -> str:
     """A chunk laid out for a reader that cannot see the page: each table cell on a line of its own, named by its
     column and row (a small model cannot count columns); an infographic's figure joined to the label printed
-    under it ("批复规模：达 2,442 亿元"); a list of short items on one line after its caption ("2024年AI芯片投资细分
+    under it ("批复规模：达 3,176 亿元"); a list of short items on one line after its caption ("2024年AI芯片投资细分
     赛道：存算一体AI芯片、高性能计算芯片"); figures given "respectively" next to their items (the one rewording:
     "分别为" goes, its label goes with each figure). The words and figures themselves are unchanged."""
     lines = [line.strip() for line in text.split("\n")]

@@ -422,7 +422,7 @@ class Bot:
         zh = repair_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
         if zh.refused or zh.wrong_language or not zh.citations:
             return None
-        # The translator gets the answer without its markers: "1,162个项目 [2]" came back as "2,162 projects [2]".
+        # The translator gets the answer without its markers: "2,047个项目 [2]" came back as "3,047 projects [2]".
         # The English answer cites the passages the Chinese one cited, under the numbers the model saw.
         number = {p.hit.chunk.id: p.n for p in passages}
         # Its copies of the passages' English readings go too: glossed again, "流片 (tape-out)" came back as

@@ -13,7 +13,7 @@ from bluebot.numbers import find_amounts, matches
 from bluebot.text import NUMBER, keyword_tokens
 from bluebot.types import Answer, Chunk
 
-# A sentence ends at Chinese/English end punctuation or a line break; "84.3" and "e.g.x" do not end one.
+# A sentence ends at Chinese/English end punctuation or a line break; "61.7" and "e.g.x" do not end one.
 _SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))*(?:[。！？!?；;.]+[\"'”’)）]*|\n+|$)")
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,，]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"\s*(?:\[\d+(?:\s*[,，]\s*\d+)*\]\s*)+")
@@ -52,7 +52,7 @@ def _terms(text: str) -> set[str]:
 
 
 def _overlap(claim: str, sentence: str) -> int:
-    # A shared amount is strong evidence, compared by value so that "74.43 billion yuan" finds 744.3亿元;
+    # A shared amount is strong evidence, compared by value so that "61.25 billion yuan" finds 612.5亿元;
     # years and small counts appear everywhere, so they count little.
     found = find_amounts(sentence)
     supported = [a for a in find_amounts(claim) if any(matches(a, s) for s in found)]

@@ -43,7 +43,7 @@ with evidence, counted over passages).
 - **Citation recall**: of the retrieved passages that hold the evidence, the share the answer cites (same cases, \
 counted over passages). A declined answerable case cites nothing and lowers it.
 - **Grounded numbers**: of the numbers in the answers, the share found in a cited passage after unit \
-normalisation (850亿元 = 85 billion yuan); years, counts up to 10 and numbers the question itself states \
+normalisation (420亿元 = 42 billion yuan); years, counts up to 10 and numbers the question itself states \
 are not checked. Declines are not counted.
 - **Refusal precision**: of the declines, the share on unanswerable cases. **Refusal recall**: of the \
 unanswerable cases, the share declined.

@@ -216,7 +216,7 @@ def _build_bm25(chunks: list[Chunk]) -> Any:
     import bm25s
 
     retriever = bm25s.BM25()
-    # the section heading is searchable too: "杭州" finds the Hangzhou pages' chunks
+    # the section heading is searchable too: "南京" finds the Nanjing pages' chunks
     corpus = [keyword_tokens(f"{c.section}\n{c.text}") or ["<empty>"] for c in chunks]
     retriever.index(corpus, show_progress=False)
     return retriever

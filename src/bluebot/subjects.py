@@ -1,17 +1,17 @@
 """What a question is specifically about (a year, a place, a named product or company) and whether the passages
-an answer cites mention it. A small model asked about Shenzhen, 2023 or Alibaba Cloud answers with the figure the
-passages give for Hangzhou, 2024 or another vendor; when the cited passages never name the question's subject,
+an answer cites mention it. A small model asked about Nanjing, 2023 or Huawei Cloud answers with the figure the
+passages give for another city, 2024 or another vendor; when the cited passages never name the question's subject,
 the report does not hold the answer.
 
 Subjects are found by form, not by a list of known questions:
 - years: 1900-2099 written as digits;
-- Latin names with two or more capitals (DeepSeek, OpenAI, NVIDIA, FPGA), matched as written (plural "s" dropped;
+- Latin names with two or more capitals (GitHub, IBM, NVIDIA, FPGA), matched as written (plural "s" dropped;
   Roman numerals such as the III of "Phase III" are no names);
-- Chinese place names: words that jieba's dictionary also knows as a city (深圳 -> 深圳市), or as a province or
-  district when it tags the word as a place (浙江 -> 浙江省, 滨江 -> 滨江区);
-- in English questions, capitalised words inside the sentence that read as two or more pinyin syllables (Shenzhen,
-  Zhejiang, Alibaba; not months, not English-looking words ending in consonant + "e" such as Guide): matched
-  against the pinyin of the passages, so "Shenzhen" is found in "深圳".
+- Chinese place names: words that jieba's dictionary also knows as a city (南京 -> 南京市), or as a province or
+  district when it tags the word as a place (江苏 -> 江苏省, 江宁 -> 江宁区);
+- in English questions, capitalised words inside the sentence that read as two or more pinyin syllables (Nanjing,
+  Jiangsu, Huawei; not months, not English-looking words ending in consonant + "e" such as Guide): matched
+  against the pinyin of the passages, so "Nanjing" is found in "南京".
 China itself is the report's scope, never a subject.
 """
 
@@ -26,7 +26,7 @@ from bluebot.text import jieba_module
 from bluebot.types import Lang
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
-# DeepSeek, OpenAI, NVIDIA, RISC-V; "GPUs" -> "GPU"
+# GitHub, IBM, NVIDIA, RISC-V; "GPUs" -> "GPU"
 _LATIN_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z0-9]*[A-Z][A-Za-z0-9]*?)s?(?![A-Za-z0-9])")
 _ROMAN = re.compile(r"[IVX]+$")  # "Phase III" numbers a phase; the report writes 三期
 _CAPITALISED = re.compile(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w'’-])")
@@ -45,7 +45,7 @@ def _syllables() -> frozenset[str]:
 
 
 def pinyin_syllables(word: str) -> int:
-    """The fewest pinyin syllables the word splits into ("Shenzhen" -> 2), or 0 when it is not pinyin."""
+    """The fewest pinyin syllables the word splits into ("Nanjing" -> 2), or 0 when it is not pinyin."""
     word, syllables = word.lower(), _syllables()
     best: list[int | None] = [0] + [None] * len(word)
     for i in range(len(word)):
@@ -72,7 +72,7 @@ def _tag(word: str) -> str | None:
 
 def _is_place(word: str) -> bool:
     freq = jieba_module().dt.FREQ
-    if freq.get(word + "市", 0) > 0:  # 深圳市, 合肥市 (jieba tags 合肥 a noun)
+    if freq.get(word + "市", 0) > 0:  # 南京市, 合肥市 (jieba tags 合肥 a noun)
         return True
     # a province or district only when jieba also tags the word a place: it knows 产业省 and 集中区 as well
     return _tag(word) == "ns" and any(freq.get(word + suffix, 0) > 0 for suffix in "省区县")

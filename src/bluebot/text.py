@@ -23,7 +23,7 @@ def detect_lang(text: str) -> Lang:
     return "zh" if cjk > 0 and cjk >= 2 * words else "en"
 
 
-# A number as written, with its thousands separators and decimals: "1,156", "3.002", "2024".
+# A number as written, with its thousands separators and decimals: "2,318", "3.002", "2024".
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -75,6 +75,6 @@ def jieba_module():  # type: ignore[no-untyped-def]
 
 def keyword_tokens(text: str) -> list[str]:
     """Tokens for the keyword index: jieba search-mode words, lower case, no stop words or punctuation."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("**", "").lower())  # 1,156 -> one token
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.replace("**", "").lower())  # 2,318 -> one token
     words = jieba_module().lcut_for_search(text)
     return [w for w in (w.strip() for w in words) if w and w not in _STOP and _TOKEN_OK.search(w)]
