@@ -473,6 +473,18 @@ def test_local_decoding_is_greedy_decoding(tmp_path: Path) -> None:
         assert "".join(streamed) == again == plain and ("1,156" in plain or "850" in plain) and len(streamed) > 1
 
 
+def test_a_chinese_question_has_the_best_passage_last_next_to_it(settings: Settings) -> None:
+    user = answer_messages("一共有多少起投资案例？", "zh", passages(HANGZHOU, TOTAL, CHIPS), best_last=True)[1][1]
+    assert user.index("[3]") < user.index("[2]") < user.index("[1]") < user.index("一共有")
+    assert HANGZHOU[:20] in user[user.index("[1]") :]  # the numbers stay the passages' own
+    user = answer_messages("How many deals were there?", "en", passages(HANGZHOU, TOTAL, CHIPS))[1][1]
+    assert user.index("[1]") < user.index("[2]") < user.index("[3]")
+    bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。"])
+    bot.ask("2024年中国AI产业领域共有多少起投资案例？", backend="local")
+    prompt = fake.calls[0][1][1]
+    assert "[2]" in prompt and prompt.index("[2]") < prompt.index("[1]")  # what the pipeline asks
+
+
 def test_prompt_lookup_proposes_what_followed_the_latest_match() -> None:
     sequence = [5, 6, 7, 8, 9, 1, 5, 6, 7, 2, 3, 5, 6]
     assert _lookup(sequence, 3) == [7, 2, 3]  # the latest earlier "5 6" was followed by 7, 2, 3

@@ -161,10 +161,16 @@ def answer_messages(
     passages: Sequence[Passage],
     glossary: Glossary | None = None,
     english_terms: bool | None = None,
+    best_last: bool = False,
 ) -> list[tuple[str, str]]:
     """The answer prompt in lang. english_terms (by default: for an English prompt) gives the passages' names,
     amounts and dates with their English reading: an English answer copies them, and the Chinese reading of an
-    English question matches the question's words to them ("performance per watt" to 性能功耗比)."""
+    English question matches the question's words to them ("performance per watt" to 性能功耗比).
+
+    The passages are listed best first ([1] ... [5]), or with best_last next to the question ([5] ... [1]), keeping
+    their numbers. Measured with the local model, best last against best first: Chinese questions 0.818 -> 0.870 on
+    dev (6 answers fixed, 5 of them to questions joining two passages; 2 broken); English ones, in either of their
+    prompts, 0.846 -> 0.782 (2 fixed, 7 broken). So Chinese questions take best_last."""
     terms = lang == "en" if english_terms is None else english_terms
 
     def gloss(text: str) -> str:
@@ -172,7 +178,7 @@ def answer_messages(
 
     text = "\n".join(
         f"[{p.n}] （{_section(p.hit)}）{gloss(p.text)}" if p.hit.chunk.section else f"[{p.n}] {gloss(p.text)}"
-        for p in passages
+        for p in (reversed(passages) if best_last else passages)
     )
     return _render(_template(_SYSTEM[lang], _USER[lang]), passages=text, question=question)
 

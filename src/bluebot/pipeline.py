@@ -402,7 +402,7 @@ class Bot:
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("prompt", "decode"))
             if translated is not None:
                 return translated
-        messages = answer_messages(question, lang, passages, self.glossary)
+        messages = answer_messages(question, lang, passages, self.glossary, best_last=lang == "zh")
         sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
         raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
         repaired = repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
