@@ -336,6 +336,24 @@ def test_figure_evidence_ends_with_the_last_clause_holding_a_figure() -> None:
     assert figure_evidence(total) == ["2024年中国AI产业领域：共有投资案例 **1,156** 起"]
 
 
+def test_a_chart_label_is_read_with_the_lines_that_name_its_figure() -> None:
+    chart = "储能产业概况\n2026年某省 储能 市场规模\n预计将达 **80** 亿元，\n同比 **↑12.5%**\n"
+    chart += "2026年全国储能装机：预计超 **90** GW"
+    checked = check_answer("It is expected to grow 12.5% [1].", "en", passages(chart))
+    # "同比 ↑12.5%" alone does not say what grows: the model judging it said the evidence did not answer
+    assert figure_evidence(checked) == ["2026年某省 储能 市场规模 预计将达 **80** 亿元， 同比 **↑12.5%**"]
+    size = check_answer("8 billion yuan [1].", "en", passages(chart))
+    assert figure_evidence(size) == ["2026年某省 储能 市场规模 预计将达 **80** 亿元"]
+    # a line that names its own figure is read as it is
+    installed = check_answer("Over 90 GW [1].", "en", passages(chart))
+    assert figure_evidence(installed) == ["2026年全国储能装机：预计超 **90** GW"]
+    # a short sentence is no label: the one before it is about something else
+    rounds = "早期项目占比近七成；\nB轮的平均金额过5亿元。"
+    assert figure_evidence(check_answer("Over 500 million yuan [1].", "en", passages(rounds))) == [
+        "B轮的平均金额过5亿元。"
+    ]
+
+
 def test_the_figure_gate_holds_back_text_from_the_first_unknown_figure() -> None:
     gate = FigureGate("共有投资案例 **1,156** 起，披露总投资金额近 850 亿元 (85 billion yuan)。")
     assert gate.showable("共有1156起[1]，金额85") == len("共有1156起[1]，金额")  # a number may still grow

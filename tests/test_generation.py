@@ -24,6 +24,7 @@ from bluebot.generation import (
     answer_messages,
     kept_figures,
     rewrite_fallback,
+    rewrite_question,
     support_messages,
     translate_answer,
 )
@@ -358,6 +359,14 @@ def test_a_bad_rewrite_is_replaced_by_the_deterministic_one(settings: Settings) 
     history = [Turn("user", "2024年全国AI产业领域有多少起投资案例？"), Turn("assistant", "1,156起。")]
     answer = bot.ask("那杭州呢？有多少家AI企业拿到了投资？", history=history, backend="local")
     assert answer.standalone_question == "那杭州呢？有多少家AI企业拿到了投资？"  # long enough to stand alone
+    # a rewrite that loses the follow-up's own name or year is not kept: it asks the previous question again
+    history = [Turn("user", "What are the weaknesses of GPUs?"), Turn("assistant", "Low performance per watt.")]
+    _, fake = make_bot(settings, ["What are the weaknesses of GPUs?", "What are the weaknesses of ASICs?"])
+    assert rewrite_question("What about ASICs?", history, "en", fake) == "weaknesses GPUs What about ASICs?"
+    assert rewrite_question("What about ASICs?", history, "en", fake) == "What are the weaknesses of ASICs?"
+    history = [Turn("user", "How large was the market in 2023?"), Turn("assistant", "……")]
+    _, fake = make_bot(settings, ["How large was the market in 2023?"])
+    assert rewrite_question("And in 2030?", history, "en", fake).endswith("And in 2030?")
 
 
 def test_follow_up_without_a_model_keeps_the_previous_terms(bot: Bot) -> None:

@@ -329,15 +329,30 @@ def _figure_sentences(claims: Sequence[Amount], citations: Sequence[Citation]) -
     占比较大" read as an answer about AI chips)."""
     found: list[str] = []
     for citation in citations:
-        for sentence in split_pieces(readable(citation.chunk.text), limit=0):  # limit 0: every sentence apart
+        pieces = split_pieces(readable(citation.chunk.text), limit=0)  # limit 0: every sentence apart
+        for at, sentence in enumerate(pieces):
             clauses = _CLAUSE_END.split(sentence)
             holding = [i for i, c in enumerate(clauses) if any(matches(a, s) for a in claims for s in find_amounts(c))]
             if not holding:
                 continue
             cut = "".join(clauses[: holding[-1] + 1]).rstrip("，,；;")
+            if len(sentence) < MAX_LABEL and not _SENTENCE_END.search(sentence):
+                named = pieces[max(0, at - _LABEL_LINES) : at]
+                while named and len(cut) < MIN_EVIDENCE:
+                    cut = f"{named.pop()} {cut}"
             if cut not in found:
                 found.append(cut)
     return found
+
+
+# A figure's line shorter than MAX_LABEL and not ending as a sentence ends is a label left from a chart ("同比 ↑12.5%"
+# under "预计将达 80 亿美元，" under the line naming the market): alone it does not say what the figure measures, so the
+# lines before it, which name it, are read with it until the evidence is MIN_EVIDENCE long, up to _LABEL_LINES of
+# them. A sentence is read as it is, however short: the one before it may be about something else.
+MAX_LABEL = 20
+MIN_EVIDENCE = 30
+_LABEL_LINES = 3
+_SENTENCE_END = re.compile(r"[。！？!?；;.]\s*$")
 
 
 def _drop_unsupporting(sentence: str, by_n: dict[int, Passage]) -> str:

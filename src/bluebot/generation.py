@@ -26,6 +26,7 @@ from bluebot.numbers import (
     strip_markers,
 )
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
+from bluebot.subjects import unmentioned
 from bluebot.text import CJK_RUN, NUMBER, detect_lang, has_chinese, keyword_tokens, normalize_for_match
 from bluebot.types import Hit, Lang, Turn
 
@@ -239,7 +240,10 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     # ("那南京呢？有多少家AI企业拿到了投资？"): the previous question's terms would only blur it (全国 there).
     unchanged = normalize_for_match(reply).rstrip("?？") == normalize_for_match(question).rstrip("?？")
     unresolved = unchanged and len(key_terms(question)) < SHORT_FOLLOW_UP_TERMS
-    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unresolved:
+    # So is one that lost the follow-up's own year or name: "What about <another name>?" came back as the previous
+    # question, and "... through <a later year>?" with the earlier year.
+    dropped = unmentioned(question, lang, [reply])
+    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unresolved or dropped:
         return rewrite_fallback(question, history)
     return reply
 
