@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bluebot.generation import answer_messages
 from bluebot.models import LLM_MIRRORS
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
+from bluebot.report import machine
 
 SETS = [Path("eval/report_zh.jsonl"), Path("eval/report_en.jsonl")]
 
@@ -67,7 +67,7 @@ def main() -> None:
     params.sampling.top_k = 1
     start = time.perf_counter()
     server = xlc.Server(params)
-    print(f"{platform.processor() or platform.machine()}; xllamacpp {xlc.__version__}: {xlc.get_system_info().strip()}")
+    print(f"{machine()}; xllamacpp {xlc.__version__}: {xlc.get_system_info().strip()}")
     print(f"load {time.perf_counter() - start:.2f} s")
     firsts, totals = [], []
     for case_id, messages in todo:

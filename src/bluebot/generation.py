@@ -242,8 +242,13 @@ def rewrite_question(question: str, history: Sequence[Turn], lang: Lang, generat
     unresolved = unchanged and len(key_terms(question)) < SHORT_FOLLOW_UP_TERMS
     # So is one that lost the follow-up's own year or name: "What about <another name>?" came back as the previous
     # question, and "... through <a later year>?" with the earlier year.
-    dropped = unmentioned(question, lang, [reply])
-    if not reply or detect_lang(reply) != lang or len(reply) > 3 * len(question) + 120 or unresolved or dropped:
+    if (
+        not reply
+        or detect_lang(reply) != lang
+        or len(reply) > 3 * len(question) + 120
+        or unresolved
+        or unmentioned(question, lang, [reply])
+    ):
         return rewrite_fallback(question, history)
     return reply
 
