@@ -229,7 +229,8 @@ def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translate
     replies = ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。", "There were 1,156 deals in 2024."]
     bot, fake = make_bot(settings, replies)
     answer = bot.ask(TWO_THINGS, backend="local")
-    assert answer.text == "There were 1,156 deals in 2024 [1]." and answer.backend == "local:fake"
+    # (the amount asked for too, which the passage states with the count, is added: checks._complete_pair)
+    assert answer.text == "There were 1,156 deals in 2024 (85 billion yuan) [1]." and answer.backend == "local:fake"
     assert fake.calls[2][1][1] == "共有投资案例1,156起。"  # the translator gets the answer without its markers
     # a reply that stays Chinese falls back to the report's own sentences
     bot, _ = make_bot(settings, ["2024年共有投资案例1,156起[1]。", "共有投资案例1,156起[1]。", "共有投资案例1,156起。"])

@@ -106,6 +106,11 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
         ("When the chip market is segmented by type, which types are listed?", set()),  # when, not a question word
         ("Which is bigger: the 2024 investment in large models, or the 3+N cluster's?", {"two figures"}),
         ("How does Hangzhou's fund capital compare with the national fund's?", {"two figures"}),
+        ("该市获投企业有多少家？占比多少？", {"count", "percent"}),
+        ("两区的融资金额是多少，占全市的比例有多大？", {"money", "percent"}),
+        ("这类项目占多少？", {"percent"}),
+        ("该基金投资了多少亿元？", {"money"}),
+        ("报告把案例数最多的阶段称为什么？", set()),  # a measure named, none asked for
     ],
 )
 def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:

@@ -15,9 +15,12 @@ from bluebot.generation import REFUSAL, ChoiceScorer, add_marker, support_choice
 from bluebot.glossary import Glossary
 from bluebot.numbers import (
     Amount,
+    asked_kinds,
     claimed,
     english_amounts,
+    english_counted,
     english_dates,
+    figure_kind,
     find_amounts,
     matches,
     repair_english,
@@ -269,10 +272,76 @@ def repair_answer(
         best = max(passages, key=lambda p: (_support(text, p, glossary), -p.n))
         text = add_marker(text.rstrip(), (_closest(text, passages, paraphrase) or best).n, lang)
 
+    if question and not extractive:
+        text = _complete_pair(text, question, lang, [by_n[n] for n in sorted(cited)])
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)
     missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claimed(text, question)]
     return Checked(text.strip(), citations, ungrounded=[a.text.strip() for a in missing])
+
+
+# ---------------------------------------------------------------- the other part of a two-part answer
+
+# Where a figure's partner is looked for, from the closest span to the widest: its phrase, its clause, its sentence,
+# its line. Separators inside brackets do not count: "38.65亿元（占比59.3%）" is one phrase.
+# The end of the answer's clause holding a figure, where its partner goes: before its marker or punctuation.
+_BEFORE_MARKER = re.compile(r"\s*(?:\[\d+\]|[,.](?!\d)|[;:!?，。；：！？、]|$)")
+_SPAN_SEPARATORS = ("、，,；;。\n", "，,；;。\n", "；;。\n", "。\n")
+
+
+def _span(text: str, pos: int, separators: str) -> tuple[int, int]:
+    """The start and end of the span of text around pos between two separators outside brackets."""
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch in "（(":
+            depth += 1
+        elif ch in "）)":
+            depth = max(0, depth - 1)
+        elif ch in separators and depth == 0:
+            if i >= pos:
+                return start, i
+            start = i + 1
+    return start, len(text)
+
+
+def _partner(source: Amount, passage: str, kind: str) -> Amount | None:
+    """The figure of `kind` the passage states together with `source`: the only one in the closest span around
+    source that holds any; None when that span holds several (which one goes with it is not said)."""
+    candidates = [a for a in find_amounts(passage) if figure_kind(a) == kind]
+    for separators in _SPAN_SEPARATORS:
+        start, end = _span(passage, source.start, separators)
+        inside = [a for a in candidates if start <= a.start and a.end <= end]
+        if len({a.value for a in inside}) == 1:
+            return inside[0]
+        if inside:
+            return None
+    return None
+
+
+def _complete_pair(text: str, question: str, lang: Lang, cited: Sequence[Passage]) -> str:
+    """A question asking for two kinds of figure ("how many ..., and what share?", "金额和占比分别是多少") whose
+    answer gives one of them: the figure of the missing kind that a cited passage states together with the given
+    one is added in brackets at the end of the given one's clause. The small model often answered such questions
+    with their first part only."""
+    asked = asked_kinds(question) & {"count", "money", "percent"}
+    claims = [a for a in claimed(text, question) if figure_kind(a) in asked]
+    missing = asked - {figure_kind(a) for a in claims}
+    if len(asked) < 2 or not claims or not missing:
+        return text
+    additions: dict[int, list[str]] = {}
+    for kind in sorted(missing):
+        for claim in claims:
+            sources = [(p, s) for p in cited for s in find_amounts(p.text) if matches(claim, s)]
+            partner = next((f for p, s in sources if (f := _partner(s, p.text, kind)) is not None), None)
+            if partner is not None:
+                said = partner.text.strip() if lang == "zh" else english_counted(partner)
+                end = _BEFORE_MARKER.search(text, claim.end)
+                additions.setdefault(end.start() if end else len(text), []).append(said)
+                break
+    for end in sorted(additions, reverse=True):
+        said = "，".join(additions[end]) if lang == "zh" else ", ".join(additions[end])
+        text = f"{text[:end]}（{said}）{text[end:]}" if lang == "zh" else f"{text[:end]} ({said}){text[end:]}"
+    return text
 
 
 def _bigrams(text: str) -> set[str]:

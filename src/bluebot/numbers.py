@@ -212,12 +212,20 @@ def _measure(text: str, end: int) -> str:
     return ""
 
 
+# Chinese: a question word with what it asks for ("多少家", "金额多少", "占比是多少", "规模有多大").
+_ZH_ASKS = r"(?:是|为|有|达|约)?(?:多少|多大|几)"
 _ASKS_FOR = {
-    "count": re.compile(r"\bhow many\b", re.I),
-    "money": re.compile(r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)", re.I),
+    "count": re.compile(r"\bhow many\b|(?:多少|几)[起家个支条项笔只所]", re.I),
+    "money": re.compile(
+        r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)"
+        rf"|(?:金额|规模|资金|融资额|投资额){_ZH_ASKS}|多少(?:钱|亿)",
+        re.I,
+    ),
     # "what share", "with what market share"
     "percent": re.compile(
-        r"\bwhat (?:[a-z]+[ -])?(?:share|proportion|percentage|percent|fraction|growth rate)\b", re.I
+        r"\bwhat (?:[a-z]+[ -])?(?:share|proportion|percentage|percent|fraction|growth rate)\b"
+        rf"|(?:占比|比例|比重|份额|增速|增长率|增幅){_ZH_ASKS}|占(?:了)?多少",
+        re.I,
     ),
     # "When were ... issued?", "as of when"; not "When the market is segmented by type, which ...?"
     "date": re.compile(
@@ -234,8 +242,8 @@ _MONTH_NAME = re.compile(
 
 
 def asked_kinds(question: str) -> set[str]:
-    """The kinds of figure ("count", "money", "percent", "date", "two figures") an English question's question
-    words ask for."""
+    """The kinds of figure ("count", "money", "percent", "date", "two figures") a question's question words ask
+    for; the Chinese words name only the first three."""
     return {kind for kind, words in _ASKS_FOR.items() if words.search(question)}
 
 
@@ -253,27 +261,28 @@ def asks_two_things(question: str) -> bool:
     return len(kinds) > 1 or "two figures" in kinds or bool(_SECOND_QUESTION.search(question))
 
 
+def figure_kind(amount: Amount) -> str | None:
+    """What a figure measures: "percent", "money" (a currency or a scaled number), "count" (a plain number over the
+    small exempt ones, or one naming what it counts), "date" (a year); None for a small bare number."""
+    if amount.year:
+        return "date"
+    if amount.unit == "percent":
+        return "percent"
+    if amount.unit in ("CNY", "USD") or amount.scaled:
+        return "money"
+    if not amount.exempt or amount.measure:
+        return "count"
+    return None
+
+
 def given_kinds(answer: str) -> set[str]:
-    """The kinds of figure an English answer states: a percentage, an amount of money or a scaled number, a count
-    (a plain number over the small exempt ones, or one naming what it counts), a year or month; two figures or
-    more."""
+    """The kinds of figure an answer states (figure_kind), "date" for an English month name too, and "two
+    figures" for two figures or more."""
     kinds = {"date"} if _MONTH_NAME.search(answer) else set()
     amounts = find_amounts(answer)
     if len([a for a in amounts if not a.exempt]) >= 2:
         kinds.add("two figures")
-    for amount in amounts:
-        if amount.year:
-            kinds.add("date")
-        elif amount.unit == "percent":
-            kinds.add("percent")
-        elif amount.unit in ("CNY", "USD") or amount.scaled:
-            kinds.add("money")
-        elif not amount.exempt or amount.measure:
-            kinds.add("count")
-    return kinds
-
-
-# ---------------------------------------------------------------- English rendering
+    return kinds | {kind for a in amounts if (kind := figure_kind(a))}
 
 
 def _plain(value: Decimal) -> str:
@@ -299,6 +308,12 @@ def english(amount: Amount) -> str:
             break
     suffix = {"CNY": " yuan", "USD": " US dollars"}.get(amount.unit, "")
     return words + suffix
+
+
+def english_counted(amount: Amount) -> str:
+    """english(amount), a count with what it counts where the measure word says: 975起 -> "975 deals"."""
+    noun = next((w for w in _EN_MEASURES.get(amount.measure, ()) if w.endswith("s")), "")
+    return f"{english(amount)} {noun}" if noun and amount.unit == "count" else english(amount)
 
 
 # ---------------------------------------------------------------- grounding
