@@ -6,16 +6,19 @@ import pytest
 
 from bluebot.checks import (
     CHECKS,
+    Check,
+    Draft,
     FigureGate,
     check_answer,
     figure_evidence,
     repair_answer,
+    verify,
     weak_evidence,
 )
 from bluebot.generation import REFUSAL
 from bluebot.glossary import Glossary
 from bluebot.passages import Passage, readable
-from bluebot.types import Chunk, Hit
+from bluebot.types import Chunk, Hit, Lang
 
 TOTAL = "2024年中国AI产业领域：共有投资案例 **1,156** 起，披露总投资金额近 **850** 亿元。"
 HANGZHOU = "2024年，杭州AI产业领域获投的企业有54家，披露融资规模过亿的企业有14家。"
@@ -386,26 +389,40 @@ def test_check_names_are_the_settings_names() -> None:
 CITY = "2023年某市：获投企业共312家，占比41.5%；融资金额共88.6亿元，占比52.1%。"
 
 
+def answered(raw: str, lang: Lang, texts: list[str], question: str, checks: tuple[Check, ...] = ()) -> str:
+    """The shown text of a model's answer: repaired, then through the given checks."""
+    ps = passages(*texts)
+    repaired = repair_answer(raw, lang, ps, question=question)
+    return verify(Draft(question, lang, repaired.text, repaired.citations, ps), checks).text
+
+
 def test_a_two_part_answer_missing_a_part_gets_the_figure_its_passage_pairs_with_the_given_one() -> None:
     how_many = "How many companies did the city fund, and what share of the total is that?"
-    checked = repair_answer("They made up 41.5% of the total [1].", "en", passages(CITY), question=how_many)
-    assert checked.text == "They made up 41.5% of the total (312 companies) [1]."
-    assert not checked.ungrounded
+    said = answered("They made up 41.5% of the total [1].", "en", [CITY], how_many)
+    assert said == "They made up 41.5% of the total (312 companies) [1]."
     # figures given "respectively" are paired by the layout first
     districts = readable("两区合计42家、融资总金额18.25亿元，占比分别为61.9%、38.4%。")
     how_much = "How much did the two districts raise, and what share is that?"
-    checked = repair_answer("They raised 1.825 billion yuan [1].", "en", passages(districts), question=how_much)
-    assert checked.text == "They raised 1.825 billion yuan (38.4%) [1]."
-    zh = repair_answer("获投企业共312家[1]。", "zh", passages(CITY), question="该市获投企业有多少家？占比多少？")
-    assert zh.text == "获投企业共312家（41.5%）[1]。"
+    assert answered("They raised 1.825 billion yuan [1].", "en", [districts], how_much) == (
+        "They raised 1.825 billion yuan (38.4%) [1]."
+    )
+    zh = answered("获投企业共312家[1]。", "zh", [CITY], "该市获投企业有多少家？占比多少？")
+    assert zh == "获投企业共312家（41.5%）[1]。"
+
+
+def test_a_part_the_checks_removed_is_filled_from_the_passage() -> None:
+    # the model paired the wrong share with an invented total; the figure check removes that sentence
+    districts = readable("两区合计42家、融资总金额18.25亿元，占比分别为61.9%、38.4%。")
+    raw = "They raised 1.825 billion yuan [1]. That is 61.9% of the city's 29.5 billion yuan [1]."
+    how_much = "How much did the two districts raise, and what share is that?"
+    said = answered(raw, "en", [districts], how_much, CHECKS)
+    assert said == "They raised 1.825 billion yuan (38.4%) [1]."
 
 
 def test_no_part_is_added_where_the_passage_does_not_say_which_figure_goes_with_the_answer() -> None:
-    two_shares = passages("某市获投企业312家，占比分别为41.5%、52.1%。")
     asked = "该市获投企业有多少家？占比多少？"
-    assert repair_answer("获投企业共312家[1]。", "zh", two_shares, question=asked).text == "获投企业共312家[1]。"
+    two_shares = "某市获投企业312家，占比分别为41.5%、52.1%。"
+    assert answered("获投企业共312家[1]。", "zh", [two_shares], asked) == "获投企业共312家[1]。"
     # nor to an answer to a question asking for one kind, nor to one giving every kind asked
-    one = repair_answer("获投企业共312家[1]。", "zh", passages(CITY), question="该市获投企业有多少家？")
-    assert one.text == "获投企业共312家[1]。"
-    both = repair_answer("获投企业共312家，占比41.5%[1]。", "zh", passages(CITY), question=asked)
-    assert both.text == "获投企业共312家，占比41.5%[1]。"
+    assert answered("获投企业共312家[1]。", "zh", [CITY], "该市获投企业有多少家？") == "获投企业共312家[1]。"
+    assert answered("获投企业共312家，占比41.5%[1]。", "zh", [CITY], asked) == "获投企业共312家，占比41.5%[1]。"

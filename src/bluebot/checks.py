@@ -272,8 +272,6 @@ def repair_answer(
         best = max(passages, key=lambda p: (_support(text, p, glossary), -p.n))
         text = add_marker(text.rstrip(), (_closest(text, passages, paraphrase) or best).n, lang)
 
-    if question and not extractive:
-        text = _complete_pair(text, question, lang, [by_n[n] for n in sorted(cited)])
     text = "".join(_drop_unsupporting(s, by_n) for s in _sentences(text))
     text, citations = _renumber(text, by_n)
     missing = [a for a in ungrounded(text, [c.chunk.text for c in citations]) if a in claimed(text, question)]
@@ -715,7 +713,8 @@ class EvidenceAnswers:
 def verify(draft: Draft, checks: Sequence[Check], without: frozenset[str] = frozenset()) -> Checked:
     """The draft through each check in order, except those named in without. The first check that declines decides;
     the later ones still look at the draft as it was, so that one run tells what each would have done alone (the
-    evaluation's table of checks)."""
+    evaluation's table of checks). An answer let through gets the missing part of a two-part figure question
+    (_complete_pair)."""
     outcomes: list[CheckOutcome] = []
     declined: Verdict | None = None
     for check in checks:
@@ -734,7 +733,11 @@ def verify(draft: Draft, checks: Sequence[Check], without: frozenset[str] = froz
     if declined is not None:
         return Checked(REFUSAL[draft.lang], refused=True, note=declined.decline, checks=outcomes, draft=draft.text)
     note = "; ".join(o.reason for o in outcomes if o.reason)
-    return Checked(draft.text.strip(), draft.citations, note=note, checks=outcomes)
+    # After the checks: a part they removed (a wrongly paired share beside an invented total) is filled in too.
+    cited_ids = {c.chunk.id for c in draft.citations}
+    cited = [p for p in draft.passages if p.hit.chunk.id in cited_ids]
+    text = _complete_pair(draft.text, draft.question, draft.lang, cited)
+    return Checked(text.strip(), draft.citations, note=note, checks=outcomes)
 
 
 # A figure as the stream shows it: digits with their separators, not a citation marker's number.
