@@ -282,9 +282,9 @@ def repair_answer(
 
 # Where a figure's partner is looked for, from the closest span to the widest: its phrase, its clause, its sentence,
 # its line. Separators inside brackets do not count: "38.65亿元（占比59.3%）" is one phrase.
+_SPAN_SEPARATORS = ("、，,；;。\n", "，,；;。\n", "；;。\n", "。\n")
 # The end of the answer's clause holding a figure, where its partner goes: before its marker or punctuation.
 _BEFORE_MARKER = re.compile(r"\s*(?:\[\d+\]|[,.](?!\d)|[;:!?，。；：！？、]|$)")
-_SPAN_SEPARATORS = ("、，,；;。\n", "，,；;。\n", "；;。\n", "。\n")
 
 
 def _span(text: str, pos: int, separators: str) -> tuple[int, int]:
@@ -302,10 +302,11 @@ def _span(text: str, pos: int, separators: str) -> tuple[int, int]:
     return start, len(text)
 
 
-def _partner(source: Amount, passage: str, kind: str) -> Amount | None:
-    """The figure of `kind` the passage states together with `source`: the only one in the closest span around
-    source that holds any; None when that span holds several (which one goes with it is not said)."""
-    candidates = [a for a in find_amounts(passage) if figure_kind(a) == kind]
+def _partner(source: Amount, passage: str, amounts: Sequence[Amount], kind: str) -> Amount | None:
+    """The figure of `kind` the passage (whose figures are amounts) states together with `source`: the only one in
+    the closest span around source that holds any; None when that span holds several (which one goes with it is not
+    said)."""
+    candidates = [a for a in amounts if figure_kind(a) == kind]
     for separators in _SPAN_SEPARATORS:
         start, end = _span(passage, source.start, separators)
         inside = [a for a in candidates if start <= a.start and a.end <= end]
@@ -316,21 +317,24 @@ def _partner(source: Amount, passage: str, kind: str) -> Amount | None:
     return None
 
 
-def _complete_pair(text: str, question: str, lang: Lang, cited: Sequence[Passage]) -> str:
-    """A question asking for two kinds of figure ("how many ..., and what share?", "金额和占比分别是多少") whose
-    answer gives one of them: the figure of the missing kind that a cited passage states together with the given
-    one is added in brackets at the end of the given one's clause. The small model often answered such questions
-    with their first part only."""
-    asked = asked_kinds(question) & {"count", "money", "percent"}
-    claims = [a for a in claimed(text, question) if figure_kind(a) in asked]
+def _complete_pair(draft: Draft) -> str:
+    """The text of a draft answering a question that asks for two kinds of figure ("how many ..., and what share?",
+    "金额和占比分别是多少") but giving one of them: the figure of the missing kind that a cited passage states
+    together with the given one is added in brackets at the end of the given one's clause. The small model often
+    answered such questions with their first part only."""
+    text, lang = draft.text, draft.lang
+    asked = asked_kinds(draft.question) & {"count", "money", "percent"}
+    claims = [a for a in draft.claims if figure_kind(a) in asked]
     missing = asked - {figure_kind(a) for a in claims}
     if len(asked) < 2 or not claims or not missing:
         return text
+    cited = [(p.text, find_amounts(p.text)) for p in (_cited_passage(c, draft) for c in draft.citations)]
     additions: dict[int, list[str]] = {}
     for kind in sorted(missing):
         for claim in claims:
-            sources = [(p, s) for p in cited for s in find_amounts(p.text) if matches(claim, s)]
-            partner = next((f for p, s in sources if (f := _partner(s, p.text, kind)) is not None), None)
+            sources = [(passage, amounts, s) for passage, amounts in cited for s in amounts if matches(claim, s)]
+            found = (_partner(s, passage, amounts, kind) for passage, amounts, s in sources)
+            partner = next((f for f in found if f is not None), None)
             if partner is not None:
                 said = partner.text.strip() if lang == "zh" else english_counted(partner)
                 end = _BEFORE_MARKER.search(text, claim.end)
@@ -734,10 +738,7 @@ def verify(draft: Draft, checks: Sequence[Check], without: frozenset[str] = froz
         return Checked(REFUSAL[draft.lang], refused=True, note=declined.decline, checks=outcomes, draft=draft.text)
     note = "; ".join(o.reason for o in outcomes if o.reason)
     # After the checks: a part they removed (a wrongly paired share beside an invented total) is filled in too.
-    cited_ids = {c.chunk.id for c in draft.citations}
-    cited = [p for p in draft.passages if p.hit.chunk.id in cited_ids]
-    text = _complete_pair(draft.text, draft.question, draft.lang, cited)
-    return Checked(text.strip(), draft.citations, note=note, checks=outcomes)
+    return Checked(_complete_pair(draft).strip(), draft.citations, note=note, checks=outcomes)
 
 
 # A figure as the stream shows it: digits with their separators, not a citation marker's number.

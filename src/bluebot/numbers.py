@@ -285,6 +285,9 @@ def given_kinds(answer: str) -> set[str]:
     return kinds | {kind for a in amounts if (kind := figure_kind(a))}
 
 
+# ---------------------------------------------------------------- English rendering
+
+
 def _plain(value: Decimal) -> str:
     """Decimal without exponent or trailing zeros, thousands separated: 2318 -> "2,318", 2.4710 -> "2.471"."""
     text = format(value.normalize(), "f")
