@@ -1,11 +1,12 @@
 """Answer latency on this machine: time to the first streamed token and to the checked answer, p50/p95.
 
     .venv/bin/python benchmarks/answers.py [--backend local] [--per-lang 6] [--sets eval/*.jsonl]
-        [--ab-prompt-lookup | --ab-int8]
+        [--ab-prompt-lookup]
 
 Takes every n-th answerable question of each test set (no follow-ups, so every answer is one generation),
 after one warm-up question that loads the models; model load is reported apart. Uses the index of the
-settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first.
+settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first. int8 against bf16: run it once with BLUEBOT_INT8=0 (the
+int8 model keeps no bf16 weights to switch back to), or decoding alone with `benchmarks/decoding.py --ab-int8`.
 """
 
 from __future__ import annotations
@@ -56,11 +57,6 @@ def main() -> None:
         action="store_true",
         help="answer each question with and without prompt-lookup decoding, alternating which goes first",
     )
-    parser.add_argument(
-        "--ab-int8",
-        action="store_true",
-        help="answer each question with the prompt's pass in int8 and in bf16, alternating which goes first",
-    )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
@@ -73,9 +69,6 @@ def main() -> None:
 
     if args.ab_prompt_lookup:
         ab_prompt_lookup(bot, cases, args.backend)
-        return
-    if args.ab_int8:
-        ab_int8(bot, cases, args.backend)
         return
     firsts: list[float] = []
     totals: list[float] = []
@@ -125,26 +118,6 @@ def ab_prompt_lookup(bot: Bot, cases: list[EvalCase], backend: str) -> None:
         return lambda: setattr(generator, "lookup_tokens", n)
 
     interleaved(bot, cases, backend, {f"prompt lookup, {tokens} tokens": lookup(tokens), "plain greedy": lookup(0)})
-
-
-def ab_int8(bot: Bot, cases: list[EvalCase], backend: str) -> None:
-    """The prompt's pass in int8 against bf16 throughout, on the same loaded model: int8 layers are switched off by
-    raising the number of tokens they start at."""
-    from bluebot.int8 import MIN_TOKENS, Int8PrefillLinear
-
-    model = local_generator(bot, backend, "--ab-int8")._model
-    layers = [m for m in model.modules() if isinstance(m, Int8PrefillLinear)]
-    if not layers:
-        raise SystemExit("--ab-int8: the model has no int8 layers (BLUEBOT_INT8_PREFILL=0, or the CPU lacks VNNI)")
-
-    def start_at(n: int) -> Callable[[], None]:
-        def switch() -> None:
-            for layer in layers:
-                layer.min_tokens = n
-
-        return switch
-
-    interleaved(bot, cases, backend, {"int8 prompt pass": start_at(MIN_TOKENS), "bf16 throughout": start_at(1 << 30)})
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from bluebot.numbers import (
     asks_two_things,
     english,
     english_dates,
+    figure_kind,
     find_amounts,
-    given_kinds,
     repair_english,
     strip_glosses,
     ungrounded,
@@ -136,11 +136,12 @@ def test_a_question_asking_for_two_things(question: str, two: bool) -> None:
     assert asks_two_things(question) is two
 
 
-def test_the_kinds_of_figure_an_answer_gives() -> None:
-    assert given_kinds("The top five took 84.3% of deals [1].") == {"percent"}
-    assert given_kinds("975 deals, 74.43 billion yuan [1].") == {"count", "money", "two figures"}
-    assert given_kinds("In July 2023 [1].") == {"date"} and given_kinds("Over 300 billion [2].") == {"money"}
-    assert given_kinds("Four areas [1].") == set()  # words are not figures
+def test_the_kind_of_figure_an_amount_is() -> None:
+    kinds = [figure_kind(a) for a in find_amounts("2024年，975起、744.3亿元，占比84.3%；另有3家。")]
+    assert kinds == ["date", "count", "money", "percent", "count"]
+    english = find_amounts("975 deals, 74.43 billion yuan, 3 areas")
+    assert [figure_kind(a) for a in english] == ["count", "money", "count"]
+    assert [figure_kind(a) for a in find_amounts("phase 3 of the fund")] == [None]  # a small bare number
 
 
 def test_magnitudes_written_without_digits_are_amounts() -> None:

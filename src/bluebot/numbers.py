@@ -236,9 +236,6 @@ _ASKS_FOR = {
         r"\bwhich (?:is|was|one is) (?:bigger|larger|higher|greater|smaller|lower|more)\b|\bcompared?\b", re.I
     ),
 }
-_MONTH_NAME = re.compile(
-    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
-)
 
 
 def asked_kinds(question: str) -> set[str]:
@@ -273,16 +270,6 @@ def figure_kind(amount: Amount) -> str | None:
     if not amount.exempt or amount.measure:
         return "count"
     return None
-
-
-def given_kinds(answer: str) -> set[str]:
-    """The kinds of figure an answer states (figure_kind), "date" for an English month name too, and "two
-    figures" for two figures or more."""
-    kinds = {"date"} if _MONTH_NAME.search(answer) else set()
-    amounts = find_amounts(answer)
-    if len([a for a in amounts if not a.exempt]) >= 2:
-        kinds.add("two figures")
-    return kinds | {kind for a in amounts if (kind := figure_kind(a))}
 
 
 # ---------------------------------------------------------------- English rendering
