@@ -60,6 +60,17 @@ def test_a_float32_layer_without_bias_gives_float32_close_to_its_result() -> Non
     assert 0 < _relative_error(out, reference) < 0.02
 
 
+def test_the_output_is_scaled_in_its_own_dtype_without_a_float32_copy() -> None:
+    """A float32 scale on a bf16 output made mul_ copy the whole output to float32 and back."""
+    linear = nn.Linear(256, 96).to(torch.bfloat16)
+    layer, x = Int8Linear(linear), torch.randn(1, 40, 256, dtype=torch.bfloat16)
+    with torch.inference_mode(), torch.profiler.profile(record_shapes=True) as profile:
+        layer(x)
+    copied = [e.input_shapes[0] for e in profile.events() if e.name == "aten::copy_"]
+    assert [40, 96] not in copied and [1, 40, 96] not in copied
+    assert [40, 256] in copied  # the input's float32 copy for quantizing: the profile does see copies
+
+
 def test_the_float_weight_is_not_kept() -> None:
     linear = nn.Linear(64, 32).to(torch.bfloat16)
     weight = weakref.ref(linear.weight)
