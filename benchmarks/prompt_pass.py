@@ -12,7 +12,6 @@ the CPU's model and int8/bf16 flags. To compare two commits, run it from each (P
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -23,15 +22,9 @@ from bluebot.config import Settings
 from bluebot.generation import LocalGenerator, _cpu_flags, answer_messages
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
+from bluebot.report import machine
 
 FLAGS = ("amx_int8", "amx_bf16", "avx512_vnni", "avx_vnni", "avx512_bf16")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -48,7 +41,7 @@ def main() -> None:
     generator._load()
     flags = sorted(f for f in FLAGS if f in _cpu_flags())
     print(
-        f"CPU: {cpu_model()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {torch.get_num_threads()}; "
+        f"CPU: {machine()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {torch.get_num_threads()}; "
         f"int8 {'on' if generator.int8 else 'off'}"
     )
     prompts: list[tuple[str, str, list[int]]] = []
