@@ -242,12 +242,12 @@ def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translate
 def test_chinese_terms_left_in_an_english_answer_are_translated(settings: Settings) -> None:
     settings = settings.with_(english_path="direct")  # the English prompt itself
     reply = "Shenzhen, Beijing,成都 and杭州 set up AI funds; RISC-V高性能CPU chips got money [1]."
-    bot, fake = make_bot(settings, [reply, "1. Chengdu\n2. Hangzhou\n3. high-performance"])
+    bot, fake = make_bot(settings, [reply, "成都 = Chengdu\n杭州 = Hangzhou\n高性能 = high-performance"])
     answer = bot.ask("Which cities have set up AI industry funds?", backend="local")
     assert answer.text == (
         "Shenzhen, Beijing, Chengdu and Hangzhou set up AI funds; RISC-V high-performance CPU chips got money [1]."
     )
-    assert fake.calls[1][1] == ("user", "1. 成都\n2. 杭州\n3. 高性能") and answer.citations
+    assert fake.calls[1][1] == ("user", "成都\n杭州\n高性能") and answer.citations
 
 
 def test_a_measure_word_after_a_number_is_dropped_not_translated(settings: Settings) -> None:

@@ -32,11 +32,11 @@ class Namer:
         self.name = "local:namer"
 
     def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
-        terms = re.findall(r"^\d+\. (.+)$", messages[-1][1], re.M)
+        terms = messages[-1][1].split("\n")
         self.asked.append(terms)
         if self.fail_on == len(self.asked):
             raise GenerationError("the local model failed while answering: out of memory")
-        yield "\n".join(f"{i}. {self.names[t]}" for i, t in enumerate(terms, 1) if t in self.names)
+        yield "\n".join(f"{t} = {self.names[t]}" for t in terms if t in self.names)
 
 
 def test_candidate_terms_are_the_documents_names_quoted_titles_and_list_items() -> None:
@@ -47,20 +47,63 @@ def test_candidate_terms_are_the_documents_names_quoted_titles_and_list_items() 
     assert candidate_terms([TEXT], limit=2) == terms[:2]
 
 
+class Replies:
+    name = "local:replies"
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.asked: list[list[str]] = []
+
+    def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
+        self.asked.append(messages[-1][1].split("\n"))
+        yield self.replies.pop(0)
+
+
 def test_english_names_keep_the_terms_the_model_named_in_english() -> None:
-    reply = ["1. Hangzhou\n2. 滨江\n3.   Cambricon  Technologies "]
-
-    class Once:
-        name = "local:once"
-
-        def stream(self, messages: Messages, max_tokens: int | None = None) -> Iterator[str]:
-            yield from reply
-
-    assert english_names(["杭州", "滨江", "寒武纪", "余杭"], Once()) == {
+    reply = "杭州 = Hangzhou\n滨江 = 滨江\n寒武纪 =   Cambricon  Technologies \n"
+    assert english_names(["杭州", "滨江", "寒武纪", "余杭"], Replies(reply)) == {
         "杭州": "Hangzhou",
         "寒武纪": "Cambricon Technologies",
     }  # Chinese back and no reply at all are both left out
-    assert english_names([], Once()) == {}
+    assert english_names([], Replies()) == {}
+    assert english_names(["标杆示范"], Replies("1. Benchmark demos")) == {"标杆示范": "Benchmark demos"}
+
+
+def test_a_name_counts_only_for_the_term_its_line_repeats() -> None:
+    terms = ["训练芯片", "推理芯片", "云端芯片", "预测分析等"]
+    # a line skipped, lines out of order, a name said twice, a trailing 等 dropped, a line naming no term of the list
+    reply = (
+        "1. 推理芯片 = inference chip\n云端芯片 = cloud chip = cloud chip\n预测分析 = predictive analysis\n芯片 = chip"
+    )
+    assert english_names(terms, Replies(reply)) == {
+        "推理芯片": "inference chip",
+        "云端芯片": "cloud chip",
+        "预测分析等": "predictive analysis",
+    }
+    assert english_names(["城市群", "城市圈"], Replies("城市 = city")) == {}  # the copy begins both: no guess
+
+
+def test_a_reply_that_names_too_few_terms_is_asked_again_in_halves(tmp_path: Path) -> None:
+    text = "、".join(f"“测试名称{chr(0x4E00 + i)}”" for i in range(4))
+    terms = candidate_terms([text])
+    loop = "Intel = Intel = Intel"  # a reply that stopped repeating the terms
+    halves = [f"{t} = name {i}" for i, t in enumerate(terms)]
+    model = Replies(loop, "\n".join(halves[:2]), "\n".join(halves[2:]))
+    assert update_names(tmp_path, [text], model, model.name).named == 4
+    assert model.asked == [terms, terms[:2], terms[2:]]
+    assert read_names(tmp_path).terms == {t: f"name {i}" for i, t in enumerate(terms)}
+
+
+def test_common_words_and_fragments_of_longer_words_are_not_terms() -> None:
+    text = (
+        "类别：训练芯片、推理芯片、其他\n"  # 其他 ("other") is a common word, even as a list item
+        # 大模 only ever runs on into 大模型 (a line break is no side)
+        "大模型融资活跃。大模型估值上升。国产大模\n型发展。"
+        "北京和上海的企业"  # place names stay, however common
+    )
+    terms = candidate_terms([text])
+    assert {"训练芯片", "推理芯片", "北京", "上海"} <= set(terms)
+    assert "其他" not in terms and "大模" not in terms
 
 
 def test_terms_are_named_once_and_the_file_follows_the_corpus(tmp_path: Path) -> None:

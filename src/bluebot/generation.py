@@ -281,11 +281,11 @@ def support_choices(evidence: Sequence[str]) -> tuple[str, str]:
 
 _FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
 _TERMS_SYSTEM = (
-    "Translate each numbered Chinese term from a document into English, as an English edition of the document would "
-    "name it. Write place and person names in pinyin (南京 = Nanjing). Reply with the numbered list only, one English "
-    "term per line."
+    "Translate each Chinese term from a document into English, as an English edition of the document would name it. "
+    "Write place and person names in pinyin. Reply with one line per term, in the order given: the Chinese term, "
+    '" = ", its English name. Example: 南京 = Nanjing'
 )
-TERMS_TOKENS_EACH = 12  # the reply's budget per term: "12. high-performance computing chips"
+TERMS_TOKENS_EACH = 12  # the reply's budget per term besides its copy: " = high-performance computing chips"
 _TRANSLATE_SYSTEM = (
     "Translate the user's text into English. Keep every [n] marker and every number as written. Translate all "
     "Chinese words, including place and company names. Output only the translation."
@@ -369,23 +369,37 @@ def translate_terms(text: str, generator: Generator, glossary: Glossary | None =
 
 
 def english_names(terms: Sequence[str], generator: Generator) -> dict[str, str]:
-    """English names for Chinese terms, asked of the model in one call as a numbered list; a term it leaves out or
-    answers with Chinese is left out."""
+    """English names for Chinese terms, asked of the model in one call, a term per line. Each reply line repeats its
+    term ("寒武纪 = Cambricon"), and a name counts only for the term its line repeats: numbered replies skipped a line
+    now and then, and names matched by number slid onto the next terms. Asked for one term, the name alone will do.
+    A term it leaves out or answers with Chinese is left out."""
     if not terms:
         return {}
-    listing = "\n".join(f"{i}. {t}" for i, t in enumerate(terms, 1))
-    budget = TERMS_TOKENS_EACH * len(terms) + 8
-    reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", listing)], max_tokens=budget))
-    found = dict(re.findall(r"^\s*(\d+)\s*[.)、:：]\s*(.+?)\s*$", reply, re.M))
-    lines = [line.strip() for line in reply.splitlines() if line.strip()]
-    if not found and len(lines) == len(terms):  # one term often comes back without its number
-        found = {str(i): line for i, line in enumerate(lines, 1)}
-    names = {}
-    for i, term in enumerate(terms, 1):
-        english = " ".join(re.sub(r"^.*?[=＝]\s*", "", found.get(str(i), "")).split()).strip(" \"'")
-        if english and not CJK_RUN.search(english):
-            names[term] = english
+    budget = sum(TERMS_TOKENS_EACH + len(t) for t in terms) + 8
+    reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", "\n".join(terms))], max_tokens=budget))
+    lines = [line for line in reply.splitlines() if line.strip()]
+    if len(terms) == 1 and len(lines) == 1 and not re.search(r"[=＝]", lines[0]):  # one term: its name alone will do
+        lines = [terms[0] + " = " + re.sub(r"^\s*\d+\s*[.)、:：]", "", lines[0])]
+    names: dict[str, str] = {}
+    for line in lines:
+        m = re.fullmatch(r"\s*(?:\d+\s*[.)、:：]\s*)?(.+?)\s*[=＝]\s*(.+?)\s*", line)
+        term = _repeated(m.group(1), terms) if m else None
+        english = " ".join(re.split(r"[=＝]", m.group(2))[0].split()).strip(" \"'") if m else ""  # "a = a city"
+        if term and english and not CJK_RUN.search(english):
+            names.setdefault(term, english)
     return names
+
+
+def _repeated(copy: str, terms: Sequence[str]) -> str | None:
+    """The term that the model's copy repeats: the same, or the only one it begins (the model drops a trailing 等)."""
+
+    def bare(term: str) -> str:
+        return re.sub(r"[\s\"'“”《》]", "", term)
+
+    copy = bare(copy)
+    same = [t for t in terms if bare(t) == copy]
+    begun = [t for t in terms if len(copy) >= 2 and bare(t).startswith(copy)]
+    return same[0] if same else begun[0] if len(begun) == 1 else None
 
 
 def _replace(text: str, term: str, english: str) -> str:

@@ -58,19 +58,45 @@ def _list_items(text: str) -> Iterable[str]:
 
 
 def candidate_terms(texts: Iterable[str], limit: int = MAX_TERMS) -> list[str]:
-    """The Chinese terms of the texts worth an English name, most frequent first (then in order of appearance)."""
+    """The Chinese terms of the texts worth an English name, most frequent first (then in order of appearance).
+    Not a term: a word general Chinese often uses (its list items and quotations too: 其他, 工具), unless jieba tags
+    it a proper name, and a fragment of a longer word (_fragment)."""
     import jieba
     import jieba.posseg
 
     keyword_tokens("")  # initialises jieba quietly
+    texts = list(texts)
     counts: collections.Counter[str] = collections.Counter()
+    proper: set[str] = set()
     for text in texts:
-        words = [w for w, flag in jieba.posseg.cut(text) if flag in _PROPER or _rare_noun(w, flag, jieba.dt.FREQ)]
+        tagged = list(jieba.posseg.cut(text))
+        proper.update(w for w, flag in tagged if flag in _PROPER)
+        words = [w for w, flag in tagged if flag in _PROPER or _rare_noun(w, flag, jieba.dt.FREQ)]
         quoted = [m.group(1) for m in _QUOTED.finditer(text)]
         for raw in (*words, *quoted, *_list_items(text)):
             if term := _term(raw):
                 counts[term] += 1
-    return [term for term, _ in counts.most_common(limit)]  # most_common keeps first-seen order among equals
+    whole = "\n".join(texts)
+    terms = [
+        term
+        for term, _ in counts.most_common()  # most_common keeps first-seen order among equals
+        if (term in proper or jieba.dt.FREQ.get(term, 0) < _RARE) and not _fragment(term, whole)
+    ]
+    return terms[:limit]
+
+
+def _fragment(term: str, text: str) -> bool:
+    """Whether term, met at least twice, always runs on into the same Chinese character on one side: then it is part
+    of a longer word (大模 of 大模型), and naming it would split that word. A line break is no side: text taken from a
+    PDF breaks lines inside words."""
+    spans = [m.span() for m in re.finditer(re.escape(term), text)]
+    after = [text[end : end + 1] for _, end in spans]
+    before = [text[start - 1 : start] if start else "" for start, _ in spans]
+    for side in (after, before):
+        seen = [c for c in side if c not in ("", "\n")]
+        if len(seen) >= 2 and len(set(seen)) == 1 and has_chinese(seen[0]):
+            return True
+    return False
 
 
 def _rare_noun(word: str, flag: str, frequency: dict[str, int]) -> bool:
@@ -124,7 +150,7 @@ def update_names(
     try:
         for first in range(0, len(missing), BATCH):
             batch = missing[first : first + BATCH]
-            made = {t: n for t, n in english_names(batch, generator).items() if len(n) <= MAX_NAME_CHARS}
+            made = _named(batch, generator)
             names.update(made)
             unnamed.update(t for t in batch if t not in made)
             if on_progress:
@@ -132,6 +158,17 @@ def update_names(
     finally:
         _write(path, terms, names, unnamed, model)
     return NamesReport(len(terms), len(names), len(missing), time.perf_counter() - start)
+
+
+def _named(terms: list[str], generator: Generator) -> dict[str, str]:
+    """English names for terms; when the reply names fewer than half of them (it went wrong as a whole: the model
+    looped on one name, or stopped repeating the terms), the rest are asked again in halves."""
+    made = {t: n for t, n in english_names(terms, generator).items() if len(n) <= MAX_NAME_CHARS}
+    rest = [t for t in terms if t not in made]
+    if len(terms) > 1 and 2 * len(rest) > len(terms):
+        half = (len(rest) + 1) // 2
+        made |= _named(rest[:half], generator) | _named(rest[half:], generator)
+    return made
 
 
 def _write(path: Path, terms: Sequence[str], names: dict[str, str], unnamed: set[str], model: str) -> None:
