@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bluebot.config import Settings
 from bluebot.evaluation import load_cases
-from bluebot.generation import answer_messages
 from bluebot.models import LLM_MIRRORS
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
@@ -34,11 +33,7 @@ def prompts(bot: Bot, per_lang: int) -> list[tuple[str, list[tuple[str, str]]]]:
         for case in cases:
             hits = bot.search(case.question, lang=case.lang)
             passages = build_passages(hits, case.question)
-            english = case.lang == "en"
-            messages = answer_messages(
-                case.question, "zh", passages, bot.glossary, english_terms=english, best_last=not english
-            )
-            out.append((case.id, messages))
+            out.append((case.id, bot.messages(case.question, case.lang, passages)))
     return out
 
 

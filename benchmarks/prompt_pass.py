@@ -19,7 +19,7 @@ from pathlib import Path
 from answers import sample  # benchmarks/answers.py: the same questions
 
 from bluebot.config import Settings
-from bluebot.generation import LocalGenerator, _cpu_flags, answer_messages
+from bluebot.generation import LocalGenerator, _cpu_flags
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
 from bluebot.report import machine
@@ -48,10 +48,7 @@ def main() -> None:
     for lang in ("zh", "en"):
         for case in sample(Path(f"eval/report_{lang}.jsonl"), args.per_lang):
             passages = build_passages(bot.search(case.question, lang=lang), case.question)
-            messages = answer_messages(
-                case.question, "zh", passages, bot.glossary, english_terms=lang == "en", best_last=lang == "zh"
-            )
-            prompts.append((case.id, lang, generator._prompt_ids(messages)))
+            prompts.append((case.id, lang, generator._prompt_ids(bot.messages(case.question, lang, passages))))
     times: dict[str, list[float]] = {"zh": [], "en": []}
     with torch.inference_mode():
         generator._prefill(prompts[0][2])  # warm-up: the system message's cache

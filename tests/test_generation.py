@@ -28,7 +28,7 @@ from bluebot.generation import (
     support_messages,
     translate_answer,
 )
-from bluebot.passages import Passage
+from bluebot.passages import Passage, build_passages
 from bluebot.pipeline import Bot
 from bluebot.text import detect_lang
 from bluebot.types import Answer, Chunk, Hit, Progress, Turn
@@ -223,6 +223,21 @@ def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> N
 
 
 TWO_THINGS = "How many AI investment deals were there in China in 2024, and how much did they raise?"
+
+
+def test_bot_messages_are_the_prompt_of_the_answers_first_generation(settings: Settings) -> None:
+    # benchmarks time the prompt pass on bot.messages: it must be what ask() sends, for each way of reading
+    for question, reply in (
+        ("2024年共有多少起AI投资案例？", "共有投资案例1,156起[1]。"),
+        ("How many AI deals were there in 2024?", "共有投资案例1,156起[1]。"),  # one thing: read in Chinese
+        (TWO_THINGS, "There were 1,156 deals raising nearly 85 billion yuan [1]."),  # two: in English
+    ):
+        bot, fake = make_bot(settings, [reply, "There were 1,156 deals [1]."])
+        lang = detect_lang(question)
+        shown = build_passages(bot.search(question, lang=lang), question)
+        bot.ask(question, backend="local")
+        assert fake.calls[0] == list(bot.messages(question, lang, shown))
+    assert bot.messages(TWO_THINGS, "en", shown) != bot.messages(TWO_THINGS, "en", shown, in_chinese=True)
 
 
 def test_a_chinese_reply_to_an_english_question_is_read_in_chinese_and_translated(settings: Settings) -> None:

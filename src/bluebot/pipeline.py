@@ -32,6 +32,7 @@ from bluebot.generation import (
     ChoiceScorer,
     ExtractiveGenerator,
     Generator,
+    Messages,
     add_marker,
     answer_messages,
     english_reading,
@@ -387,6 +388,23 @@ class Bot:
             draft=checked.draft,
         )
 
+    def reads_in_chinese(self, question: str, lang: Lang) -> bool:
+        """Whether the answer's first generation reads an English question with the Chinese prompt (_write)."""
+        path = self.settings.english_path
+        return lang == "en" and (path == "chinese" or (path == "auto" and not asks_two_things(question)))
+
+    def messages(
+        self, question: str, lang: Lang, passages: Sequence[Passage], in_chinese: bool | None = None
+    ) -> Messages:
+        """The prompt of the answer's first generation (by default as reads_in_chinese decides): in the question's
+        language, a Chinese one's passages best last; or, for an English question read in Chinese, the Chinese prompt
+        with the passages' English names."""
+        if in_chinese is None:
+            in_chinese = self.reads_in_chinese(question, lang)
+        if in_chinese:
+            return answer_messages(question, "zh", passages, self.glossary, english_terms=True)
+        return answer_messages(question, lang, passages, self.glossary, best_last=lang == "zh")
+
     def _write(
         self, question: str, lang: Lang, passages: list[Passage], llm: Generator, clock: Clock
     ) -> collections.abc.Generator[str, None, Checked]:
@@ -398,11 +416,11 @@ class Bot:
         Chinese the model dropped the second part. An English answer that declines or comes back in Chinese is read
         again in Chinese. english_path "direct" and "chinese" take one way for every English question."""
         path = self.settings.english_path
-        if lang == "en" and (path == "chinese" or (path == "auto" and not asks_two_things(question))):
+        if self.reads_in_chinese(question, lang):
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("prompt", "decode"))
             if translated is not None:
                 return translated
-        messages = answer_messages(question, lang, passages, self.glossary, best_last=lang == "zh")
+        messages = self.messages(question, lang, passages, in_chinese=False)
         sources = "\n".join(p.text if lang == "zh" else english_reading(p.text, self.glossary) for p in passages)
         raw = yield from clock.streamed(llm.stream(messages), "prompt", "decode", FigureGate(sources))
         repaired = repair_answer(raw, lang, passages, question=question, glossary=self.glossary, relate=self.relate)
@@ -417,7 +435,7 @@ class Bot:
     ) -> collections.abc.Generator[str, None, Checked | None]:
         """The answer to an English question read with the Chinese prompt (the passages with the English reading of
         their terms) and translated as it streams; None when that reading declines or gives no citation."""
-        messages = answer_messages(question, "zh", passages, self.glossary, english_terms=True)
+        messages = self.messages(question, "en", passages, in_chinese=True)
         raw = yield from clock.streamed(llm.stream(messages), *stages, FigureGate.closed())
         zh = repair_answer(raw, "zh", passages, relate=self.relate, cited_for=question)
         if zh.refused or zh.wrong_language or not zh.citations:
