@@ -123,6 +123,16 @@ def test_terms_are_named_once_and_the_file_follows_the_corpus(tmp_path: Path) ->
     assert set(read_names(tmp_path).terms) == {"杭州市"}
 
 
+def test_names_made_the_way_before_are_made_again(tmp_path: Path) -> None:
+    old = "# English names of the corpus's Chinese terms, made by `bluebot ingest` with m (2026-12-05).\n"
+    old += "杭州市\tHangzhou\n"
+    (tmp_path / NAMES_FILE).write_text(old, encoding="utf-8")
+    namer = Namer({"杭州市": "Hangzhou City", "滨江区": "Binjiang District"})
+    assert update_names(tmp_path, ["杭州市获投企业集中在滨江区。"], namer, namer.name).asked == 2
+    assert read_names(tmp_path).terms["杭州市"] == "Hangzhou City"
+    assert update_names(tmp_path, ["杭州市获投企业集中在滨江区。"], namer, namer.name).asked == 0  # now current
+
+
 def test_a_failing_model_keeps_the_names_made_before_it(tmp_path: Path) -> None:
     texts = [TEXT] + [f"“测试名称{chr(0x4E00 + i)}”" for i in range(BATCH)]
     namer = Namer({t: "a name" for t in candidate_terms(texts)}, fail_on=2)

@@ -29,6 +29,9 @@ NAMES_FILE = "names.tsv"
 MAX_TERMS = 600  # the most frequent candidates; about 160 for the report, 290 for a 114,000-character manual
 BATCH = 20  # terms per model call: about 10 s each with the local model
 MAX_NAME_CHARS = 60  # a longer reply is an explanation, not a name
+# The way names are made, written on names.tsv's first line: a file without it was made the way before (numbered
+# replies, which put names on the wrong terms) and is made again.
+_METHOD = "each term repeated in the reply"
 _UNNAMED = "#? "  # a term the model gave no English name: recorded so that it is not asked again
 
 _PROPER = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}  # jieba's person, place, organisation and other proper names
@@ -116,6 +119,14 @@ def read_names(index_dir: Path) -> Glossary:
     return Glossary.read(index_dir / NAMES_FILE)
 
 
+def _header(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8") as file:
+            return file.readline()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def _tried(path: Path) -> set[str]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -143,6 +154,8 @@ def update_names(
     except ConfigError:  # a hand-broken file: made again
         known = {}
     tried = _tried(path)
+    if known and _METHOD not in _header(path):  # made the way before the last change: made again
+        known, tried = {}, set()
     terms = candidate_terms(texts)
     missing = [t for t in terms if t not in known and t not in tried]
     names = {t: known[t] for t in terms if t in known}
@@ -174,7 +187,8 @@ def _named(terms: list[str], generator: Generator) -> dict[str, str]:
 def _write(path: Path, terms: Sequence[str], names: dict[str, str], unnamed: set[str], model: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        f"# English names of the corpus's Chinese terms, made by `bluebot ingest` with {model} ({date.today()}).",
+        f"# English names of the corpus's Chinese terms, made by `bluebot ingest` with {model} ({date.today()}), "
+        f"{_METHOD}.",
         "# One term per line: the Chinese, a tab, the English. Corrections go in corpus/glossary.tsv, which wins.",
         f"# Lines starting with {_UNNAMED.strip()!r} are terms the model gave no English name.",
     ]
