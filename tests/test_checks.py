@@ -140,6 +140,11 @@ def test_english_units_are_repaired_and_checked() -> None:
     # a bracket the model made up itself does not replace a figure that is right
     invented = repair_answer("Nearly 85 billion yuan (8.5 billion yuan) [1].", "en", passages(TOTAL))
     assert invented.text.startswith("Nearly 85 billion yuan (")
+    # names said twice, in another case or number, go; a bracket that says something else stays
+    listed = "In 2024: A-rounds (A round)、machine learning (Machine learning) and Huawei (Cambricon) [1]。"
+    assert repair_answer(listed, "en", passages(TOTAL)).text == (
+        "In 2024: A-rounds, machine learning and Huawei (Cambricon) [1]."
+    )
 
 
 def test_ungrounded_numbers_are_listed_by_the_repair() -> None:

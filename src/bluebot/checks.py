@@ -30,7 +30,7 @@ from bluebot.numbers import (
 )
 from bluebot.passages import Passage, readable, split_pieces, token_weight
 from bluebot.subjects import unmentioned
-from bluebot.text import detect_lang, has_chinese, keyword_tokens
+from bluebot.text import ascii_punctuation, detect_lang, has_chinese, keyword_tokens
 from bluebot.types import CheckOutcome, Citation, Hit, Lang
 
 _REFUSAL_SAYS = re.compile(
@@ -48,9 +48,7 @@ _MARKERS = re.compile(
 _MARKER = re.compile(r"\[(\d+)\]")
 # "grouped into four areas: [1] [2] [3] [4]." - the model put markers where the list should be
 _EMPTY_LIST = re.compile(r"[:：]\s*(?:\[\d+\][\s,，、]*)*[.。]?\s*$")
-_ASCII = {"（": " (", "）": ")", "，": ", ", "。": ". ", "；": "; ", "：": ": "}
-_FULL_WIDTH = re.compile("|".join(_ASCII))
-_REPEATED_GLOSS = re.compile(r"(?P<said>[\w.,%]+(?: [\w.,%]+){0,3}) \((?P=said)\)")
+_BRACKETED = re.compile(r" ?\(([^()]+)\)")
 _SENTENCES = re.compile(r".*?(?:[。！？!?\n]|\.(?=\s|$)|$)(?:\s*\[\d+\])*", re.S)
 
 # How close a text is in meaning to each of several others (cosine similarities, the embedding model's): an English
@@ -194,6 +192,21 @@ def check_answer(
     return verify(Draft(question, lang, repaired.text, repaired.citations, passages, glossary), CHECKS, without)
 
 
+def _without_repeats(text: str) -> str:
+    """An English text without the brackets that only repeat the words before them, as the model copies the prompt's
+    English readings after its own: "42 billion yuan (42 billion yuan)", "machine learning (Machine learning)",
+    "A-rounds (A round)". Brackets that add anything stay: "Huawei (Cambricon)" is a wrong pairing to see."""
+
+    def words(part: str) -> list[str]:
+        return [w.rstrip("s") for w in re.findall(r"[a-z0-9]+", part.lower())]
+
+    def drop(m: re.Match[str]) -> str:
+        said = words(m.group(1))
+        return "" if said and words(text[: m.start()])[-len(said) :] == said else m.group(0)
+
+    return _BRACKETED.sub(drop, text)
+
+
 def repair_answer(
     raw: str,
     lang: Lang,
@@ -229,10 +242,10 @@ def repair_answer(
         # Where it copied the prompt's gloss as well, the repeat goes: "42 billion yuan (42 billion yuan)".
         # Chinese punctuation goes first: "17.3 billion US dollars （17.3 billion US dollars）。" is a repeat too.
         sources = [p.hit.chunk.text for p in passages]
-        text = _FULL_WIDTH.sub(lambda m: _ASCII[m.group(0)], text)
+        text = ascii_punctuation(text)
         text = re.sub(r"[ \t]{2,}", " ", english_amounts(english_dates(text))).strip()
         text = re.sub(r"[ \t]+(?=[).,;:]|$)", "", text)
-        text = _REPEATED_GLOSS.sub(r"\g<said>", keep_gloss(text, sources))
+        text = _without_repeats(keep_gloss(text, sources))
         text, _ = repair_english(text, sources)
 
     # Every claim gets a source: a sentence without a marker gets the passage that supports it best, if any does.

@@ -27,7 +27,15 @@ from bluebot.numbers import (
 )
 from bluebot.passages import Passage, asked_units, relevance, split_pieces, token_weight
 from bluebot.subjects import unmentioned
-from bluebot.text import CJK_RUN, NUMBER, detect_lang, has_chinese, keyword_tokens, normalize_for_match
+from bluebot.text import (
+    CJK_RUN,
+    NUMBER,
+    ascii_punctuation,
+    detect_lang,
+    has_chinese,
+    keyword_tokens,
+    normalize_for_match,
+)
 from bluebot.types import Hit, Lang, Turn
 
 if TYPE_CHECKING:
@@ -279,7 +287,6 @@ def support_choices(evidence: Sequence[str]) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- Chinese left in an English answer
 
-_FULL_WIDTH = {"，": ", ", "。": ". ", "、": ", ", "；": "; ", "：": ": ", "（": " (", "）": ") ", "“": '"', "”": '"'}
 _TERMS_SYSTEM = (
     "Translate each Chinese term from a document into English, as an English edition of the document would name it. "
     "Write place and person names in pinyin. Reply with one line per term, in the order given: the Chinese term, "
@@ -361,8 +368,7 @@ def translate_terms(text: str, generator: Generator, glossary: Glossary | None =
     names = english_names(untranslated_terms(text), generator)
     for term in sorted(names, key=len, reverse=True):  # 南京市 before 南京
         text = _replace(text, term, names[term])
-    for full, ascii_ in _FULL_WIDTH.items():
-        text = text.replace(full, ascii_)
+    text = ascii_punctuation(text)
     text = re.sub(r"\.[ \t]*((?:\[\d+\])+)", r" \1.", text)  # "chip.[1]" -> "chip [1]."
     text = re.sub(r"([,;])(?=[A-Za-z])", r"\1 ", text)
     return re.sub(r"[ \t]{2,}", " ", re.sub(r"[ \t]+(?=[,.;:)])", "", text)).strip()

@@ -23,6 +23,27 @@ def detect_lang(text: str) -> Lang:
     return "zh" if cjk > 0 and cjk >= 2 * words else "en"
 
 
+# Chinese punctuation in an English text, and what stands for it there; the spaces this leaves doubled or before a
+# closing mark are the caller's to tidy.
+_ASCII_PUNCTUATION = {
+    "，": ", ",
+    "。": ". ",
+    "、": ", ",
+    "；": "; ",
+    "：": ": ",
+    "（": " (",
+    "）": ") ",
+    "“": '"',
+    "”": '"',
+}
+_FULL_WIDTH = re.compile("|".join(_ASCII_PUNCTUATION))
+
+
+def ascii_punctuation(text: str) -> str:
+    """Chinese punctuation made ASCII, for an English text: "chips、GPUs（2024）。" -> "chips, GPUs (2024) . "."""
+    return _FULL_WIDTH.sub(lambda m: _ASCII_PUNCTUATION[m.group(0)], text)
+
+
 # A number as written, with its thousands separators and decimals: "2,318", "3.002", "2024".
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
