@@ -19,12 +19,10 @@ from pathlib import Path
 from answers import sample  # benchmarks/answers.py: the same questions
 
 from bluebot.config import Settings
-from bluebot.generation import LocalGenerator, _cpu_flags
+from bluebot.generation import BF16_FLAGS, INT8_FLAGS, LocalGenerator, _cpu_flags
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
 from bluebot.report import machine
-
-FLAGS = ("amx_int8", "amx_bf16", "avx512_vnni", "avx_vnni", "avx512_bf16")
 
 
 def main() -> None:
@@ -39,7 +37,7 @@ def main() -> None:
     if not isinstance(generator, LocalGenerator):
         raise SystemExit("benchmarks/prompt_pass.py needs the local backend")
     generator._load()
-    flags = sorted(f for f in FLAGS if f in _cpu_flags())
+    flags = sorted((INT8_FLAGS | BF16_FLAGS) & _cpu_flags())
     print(
         f"CPU: {machine()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {torch.get_num_threads()}; "
         f"int8 {'on' if generator.int8 else 'off'}"

@@ -292,6 +292,8 @@ _TERMS_SYSTEM = (
     "Write place and person names in pinyin. Reply with one line per term, in the order given: the Chinese term, "
     '" = ", its English name. Example: 南京 = Nanjing'
 )
+_NUMBERED = re.compile(r"^\s*\d+\s*[.)、:：]\s*")  # a reply line's number, when the model adds one: "3. "
+_EQUALS = re.compile(r"[=＝]")
 TERMS_TOKENS_EACH = 12  # the reply's budget per term besides its copy: " = high-performance computing chips"
 _TRANSLATE_SYSTEM = (
     "Translate the user's text into English. Keep every [n] marker and every number as written. Translate all "
@@ -383,14 +385,14 @@ def english_names(terms: Sequence[str], generator: Generator) -> dict[str, str]:
         return {}
     budget = sum(TERMS_TOKENS_EACH + len(t) for t in terms) + 8
     reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", "\n".join(terms))], max_tokens=budget))
-    lines = [line for line in reply.splitlines() if line.strip()]
-    if len(terms) == 1 and len(lines) == 1 and not re.search(r"[=＝]", lines[0]):  # one term: its name alone will do
-        lines = [terms[0] + " = " + re.sub(r"^\s*\d+\s*[.)、:：]", "", lines[0])]
+    lines = [_NUMBERED.sub("", line) for line in reply.splitlines() if line.strip()]
+    if len(terms) == 1 and len(lines) == 1 and not _EQUALS.search(lines[0]):  # one term: its name alone will do
+        lines = [f"{terms[0]} = {lines[0]}"]
     names: dict[str, str] = {}
     for line in lines:
-        m = re.fullmatch(r"\s*(?:\d+\s*[.)、:：]\s*)?(.+?)\s*[=＝]\s*(.+?)\s*", line)
-        term = _repeated(m.group(1), terms) if m else None
-        english = " ".join(re.split(r"[=＝]", m.group(2))[0].split()).strip(" \"'") if m else ""  # "a = a city"
+        copy, *said = _EQUALS.split(line)
+        term = _repeated(copy, terms) if said else None
+        english = " ".join(said[0].split()).strip(" \"'") if said else ""  # "a = a city": the first name
         if term and english and not CJK_RUN.search(english):
             names.setdefault(term, english)
     return names
@@ -585,6 +587,7 @@ def _lookup(sequence: list[int], count: int, longest: int = 3) -> list[int]:
 
 
 INT8_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # int8 dot products: torch._int_mm runs about 2x bf16
+BF16_FLAGS = {"amx_bf16", "avx512_bf16"}  # bf16 arithmetic
 
 
 def _cpu_flags() -> set[str]:
@@ -599,7 +602,7 @@ def _cpu_flags() -> set[str]:
 
 
 def _cpu_has_bf16() -> bool:
-    return bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+    return bool(_cpu_flags() & BF16_FLAGS)
 
 
 # ---------------------------------------------------------------- OpenAI-compatible endpoint
