@@ -216,10 +216,14 @@ def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> N
     bot, fake = make_bot(settings, replies)
     answer = bot.ask("What is the GPU's weakness in the chip comparison?", backend="local")
     assert answer.refused and len(fake.calls) == 2
-    # one figure is one thing: read in Chinese, from passages giving the English reading of the report's terms
+    # one figure is one thing: read in Chinese, from passages giving the English names of the terms that share a
+    # word with the question; no other name, and no amount's reading (the answer is translated, its amounts in code)
+    (settings.corpus_dir / "glossary.tsv").write_text("投资案例\tinvestment deals\n杭州\tHangzhou\n", encoding="utf-8")
     bot, fake = make_bot(settings, ["共有投资案例1,156起[1]。", "There were 1,156 deals [1]."])
     assert bot.ask("How many AI deals were there in 2024?", backend="local").text == "There were 1,156 deals [1]."
-    assert fake.calls[0][0][1].startswith("你是报告问答助手") and "850 亿元 (85 billion yuan)" in fake.calls[0][1][1]
+    system, prompt = fake.calls[0][0][1], fake.calls[0][1][1]
+    assert system.startswith("你是报告问答助手") and "投资案例 (investment deals)" in prompt
+    assert "杭州" in prompt and "(Hangzhou)" not in prompt and "850 亿元" in prompt and "billion" not in prompt
 
 
 TWO_THINGS = "How many AI investment deals were there in China in 2024, and how much did they raise?"

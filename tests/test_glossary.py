@@ -61,3 +61,11 @@ def test_english_names_in_a_question_give_their_chinese_in_any_case(tmp_path: Pa
     assert glossary.chinese_names("Which rules did the Cyberspace Administration of China issue?") == ["国家网信办"]
     assert glossary.chinese_names("cache and CACAO") == []  # a name inside a longer word is not mentioned
     assert Glossary().chinese_names("the CAC") == []
+
+
+def test_the_names_about_a_question_share_a_content_word_with_it() -> None:
+    terms = {"杭州": "Hangzhou", "投资案例": "investment deals", "母基金": "fund of funds", "AI芯片": "AI chips"}
+    about = Glossary(terms).about("How many AI deals were there in Hangzhou?")
+    assert about.terms == {"杭州": "Hangzhou", "投资案例": "investment deals", "AI芯片": "AI chips"}  # "of" is no word
+    assert Glossary(terms).about("Which fund backs the most?").terms == {"母基金": "fund of funds"}  # funds: fund
+    assert Glossary().about("anything").terms == {}

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from bluebot.errors import ConfigError
-from bluebot.text import has_chinese
+from bluebot.text import english_words, has_chinese
 
 GLOSSARY_FILE = "glossary.tsv"
 
@@ -69,6 +69,12 @@ class Glossary:
             return f"{term} ({self.terms[term]})"
 
         return pattern.sub(add, text)
+
+    def about(self, english: str) -> Glossary:
+        """The terms whose English name shares a content word with an English text (a question): the names worth
+        giving the model that reads the question in Chinese, to match its words to the passages'."""
+        words = english_words(english)
+        return Glossary({zh: en for zh, en in self.terms.items() if english_words(en) & words})
 
     def found(self, text: str) -> dict[str, str]:
         """The listed terms in text (longest match first, no overlaps) -> their English names, in order."""

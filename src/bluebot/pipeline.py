@@ -398,11 +398,11 @@ class Bot:
     ) -> Messages:
         """The prompt of the answer's first generation (by default as reads_in_chinese decides): in the question's
         language, a Chinese one's passages best last; or, for an English question read in Chinese, the Chinese prompt
-        with the passages' English names."""
+        with the English names of the passages' terms that share a word with the question."""
         if in_chinese is None:
             in_chinese = self.reads_in_chinese(question, lang)
         if in_chinese:
-            return answer_messages(question, "zh", passages, self.glossary, english_terms=True)
+            return answer_messages(question, "zh", passages, self.glossary.about(question), english_names=True)
         return answer_messages(question, lang, passages, self.glossary, best_last=lang == "zh")
 
     def _write(

@@ -83,6 +83,11 @@ _STOP = frozenset(
 )
 
 
+def english_words(text: str) -> set[str]:
+    """The content words of an English text, lower case, a plural's s dropped: "Chip makers" -> {"chip", "maker"}."""
+    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP}
+
+
 @lru_cache(maxsize=1)
 def jieba_module():  # type: ignore[no-untyped-def]
     import logging
