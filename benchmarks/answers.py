@@ -4,7 +4,9 @@
         [--ab-prompt-lookup]
 
 Takes every n-th answerable question of each test set (no follow-ups, so every answer is one generation),
-after one warm-up question that loads the models; model load is reported apart. Uses the index of the
+after one warm-up question that loads the models; model load is reported apart. Prints each answer's stage timings
+(retrieve, prompt, decode, extra_calls, checks) and the first token's median per language, with English over Chinese.
+Uses the index of the
 settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first. int8 against bf16: run it once with BLUEBOT_INT8=0 (the
 int8 model keeps no bf16 weights to switch back to), or decoding alone with `benchmarks/decoding.py --ab-int8`.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,8 +62,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     bot = Bot(settings)
     cases = [c for path in args.sets for c in sample(Path(path), args.per_lang)]
     t0 = time.perf_counter()
@@ -72,16 +77,24 @@ def main() -> None:
         return
     firsts: list[float] = []
     totals: list[float] = []
+    by_lang: dict[str, list[float]] = {}
     for case in cases:
         first, total, answer = timed(bot, case, args.backend)
         firsts.append(first)
         totals.append(total)
+        by_lang.setdefault(answer.lang, []).append(first)
         verdict = "correct" if answer_correct(case, answer) else "WRONG"
         cited = "cites evidence" if cites_evidence(case, answer) else "no evidence cited"
+        stages = ", ".join(f"{stage} {ms / 1000:.2f}" for stage, ms in answer.timings_ms.items())
         print(f"{case.id}: first {first:4.1f} s, total {total:4.1f} s, {verdict}, {cited}: {answer.text[:90]!r}")
+        print(f"    stages (s): {stages}")
     print(f"\n{len(cases)} questions, backend {args.backend}")
     for label, values in (("first token", firsts), ("full answer", totals)):
         print(f"{label:<12} p50 {percentile(values, 0.5):5.2f} s   p95 {percentile(values, 0.95):5.2f} s")
+    medians = {lang: statistics.median(values) for lang, values in sorted(by_lang.items())}
+    print("first token median by language: " + ", ".join(f"{lang} {m:.2f} s" for lang, m in medians.items()))
+    if medians.get("zh") and "en" in medians:
+        print(f"English / Chinese first token: {medians['en'] / medians['zh']:.2f}x")
 
 
 def interleaved(bot: Bot, cases: list[EvalCase], backend: str, arms: dict[str, Callable[[], None]]) -> None:
@@ -98,8 +111,10 @@ def interleaved(bot: Bot, cases: list[EvalCase], backend: str, arms: dict[str, C
             print(f"{case.id} {label}: first {first:4.1f} s, total {total:4.1f} s: {answer.text[:70]!r}")
     arms[labels[0]]()
     for label, (firsts, totals) in results.items():
-        print(f"{label:<26} first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s   "
-              f"full answer p50 {percentile(totals, 0.5):5.2f} s p95 {percentile(totals, 0.95):5.2f} s")
+        print(
+            f"{label:<26} first token p50 {percentile(firsts, 0.5):5.2f} s p95 {percentile(firsts, 0.95):5.2f} s   "
+            f"full answer p50 {percentile(totals, 0.5):5.2f} s p95 {percentile(totals, 0.95):5.2f} s"
+        )
 
 
 def local_generator(bot: Bot, backend: str, flag: str) -> LocalGenerator:
