@@ -52,17 +52,6 @@ def test_the_shipped_glossary_names_terms_of_the_report() -> None:
     assert [e for z, e in glossary.terms.items() if set(re.findall(r"\b\d+\b", e)) - set(re.findall(r"\d+", z))] == []
 
 
-def test_english_names_in_a_question_give_their_chinese_in_any_case(tmp_path: Path) -> None:
-    lines = "国家网信办\tCyberspace Administration of China (CAC)\n润苗直投基金\tRunmiao Direct Investment Fund\n"
-    lines += "母基金\tfund of funds\n"
-    glossary = Glossary.read(write(tmp_path, lines))
-    question = "What did the cac say, and what does the Runmiao direct investment fund back? Funds of funds?"
-    assert glossary.chinese_names(question) == ["国家网信办", "润苗直投基金"]  # "funds of funds" is not the name
-    assert glossary.chinese_names("Which rules did the Cyberspace Administration of China issue?") == ["国家网信办"]
-    assert glossary.chinese_names("cache and CACAO") == []  # a name inside a longer word is not mentioned
-    assert Glossary().chinese_names("the CAC") == []
-
-
 def test_the_names_about_a_question_share_a_content_word_with_it() -> None:
     terms = {"杭州": "Hangzhou", "投资案例": "investment deals", "母基金": "fund of funds", "AI芯片": "AI chips"}
     about = Glossary(terms).about("How many AI deals were there in Hangzhou?")

@@ -81,31 +81,5 @@ class Glossary:
         pattern = self._pattern
         return {m.group(0): self.terms[m.group(0)] for m in pattern.finditer(text)} if pattern else {}
 
-    @cached_property
-    def _by_english(self) -> dict[str, str]:
-        """Lower-case English name -> Chinese; "Cyberspace Administration of China (CAC)" gives the name and "cac"."""
-        names: dict[str, str] = {}
-        for zh, en in self.terms.items():
-            m = re.fullmatch(r"(.*?)\s*\((.+)\)", en)
-            for name in (m.group(1), m.group(2)) if m else (en,):
-                if len(name) >= 3:
-                    names.setdefault(name.lower(), zh)
-        return names
-
-    @cached_property
-    def _english_pattern(self) -> re.Pattern[str] | None:
-        if not self._by_english:
-            return None
-        alternatives = "|".join(re.escape(n) for n in sorted(self._by_english, key=len, reverse=True))
-        return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
-
-    def chinese_names(self, english: str) -> list[str]:
-        """The listed terms whose English name (or its abbreviation in brackets) English text mentions, in any case,
-        in order: "the qinghe direct investment fund" -> ["青禾直投基金"]."""
-        pattern = self._english_pattern
-        if pattern is None:
-            return []
-        return list(dict.fromkeys(self._by_english[m.group(0)] for m in pattern.finditer(english.lower())))
-
     def __len__(self) -> int:
         return len(self.terms)

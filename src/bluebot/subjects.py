@@ -1,7 +1,6 @@
-"""What a question is specifically about (a year, a place, a named product or company) and whether the passages
-an answer cites mention it. A small model asked about Nanjing, 2023 or Huawei Cloud answers with the figure the
-passages give for another city, 2024 or another vendor; when the cited passages never name the question's subject,
-the report does not hold the answer.
+"""What a question is specifically about (a year, a place, a named product or company) and whether a text mentions
+it. A follow-up's rewrite that lost its own subject ("What about <another city>?" rewritten as the previous question)
+is worse than the plain one (generation.rewrite_question).
 
 Subjects are found by form, not by a list of known questions:
 - years: 1900-2099 written as digits;
