@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -23,8 +22,9 @@ from pathlib import Path
 
 from bluebot.config import Settings
 from bluebot.evaluation import answer_correct, cites_evidence, load_cases
-from bluebot.generation import LocalGenerator
+from bluebot.generation import BF16_FLAGS, INT8_FLAGS, LocalGenerator, _cpu_flags
 from bluebot.pipeline import Bot
+from bluebot.report import machine
 from bluebot.types import Answer, EvalCase
 
 
@@ -62,8 +62,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
+    flags = sorted((INT8_FLAGS | BF16_FLAGS) & _cpu_flags())
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {settings.threads}, "
+        f"CPU: {machine()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {settings.threads}; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
     bot = Bot(settings)
