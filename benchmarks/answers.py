@@ -6,9 +6,9 @@
 Takes every n-th answerable question of each test set (no follow-ups, so every answer is one generation),
 after one warm-up question that loads the models; model load is reported apart. Prints each answer's stage timings
 (retrieve, prompt, decode, extra_calls, checks) and the first token's median per language, with English over Chinese.
-Uses the index of the
-settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first. int8 against bf16: run it once with BLUEBOT_INT8=0 (the
-int8 model keeps no bf16 weights to switch back to), or decoding alone with `benchmarks/decoding.py --ab-int8`.
+Uses the index of the settings (BLUEBOT_INDEX_DIR); run `bluebot ingest` first. int8 against bf16: run it once with
+BLUEBOT_INT8=0 (the int8 model keeps no bf16 weights to switch back to), or decoding alone with
+`benchmarks/decoding.py --ab-int8`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ from bluebot.types import Answer, EvalCase
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def cpu() -> str:
+    """The CPU, its cores and the OS, with the int8 and bf16 flags that choose the local model's arithmetic."""
+    flags = sorted((INT8_FLAGS | BF16_FLAGS) & _cpu_flags())
+    return f"{machine()}; {', '.join(flags) or 'no int8/bf16 flags'}"
 
 
 def sample(path: Path, n: int) -> list[EvalCase]:
@@ -62,11 +68,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env(backend=args.backend)
-    flags = sorted((INT8_FLAGS | BF16_FLAGS) & _cpu_flags())
-    print(
-        f"CPU: {machine()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {settings.threads}; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    print(f"CPU: {cpu()}; torch threads {settings.threads}; load average {os.getloadavg()[0]:.1f}")
     bot = Bot(settings)
     cases = [c for path in args.sets for c in sample(Path(path), args.per_lang)]
     t0 = time.perf_counter()

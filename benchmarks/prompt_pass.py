@@ -16,13 +16,12 @@ import statistics
 import time
 from pathlib import Path
 
-from answers import sample  # benchmarks/answers.py: the same questions
+from answers import cpu, sample  # benchmarks/answers.py: the same questions, the same CPU line
 
 from bluebot.config import Settings
-from bluebot.generation import BF16_FLAGS, INT8_FLAGS, LocalGenerator, _cpu_flags
+from bluebot.generation import LocalGenerator
 from bluebot.passages import build_passages
 from bluebot.pipeline import Bot
-from bluebot.report import machine
 
 
 def main() -> None:
@@ -37,11 +36,7 @@ def main() -> None:
     if not isinstance(generator, LocalGenerator):
         raise SystemExit("benchmarks/prompt_pass.py needs the local backend")
     generator._load()
-    flags = sorted((INT8_FLAGS | BF16_FLAGS) & _cpu_flags())
-    print(
-        f"CPU: {machine()}; {', '.join(flags) or 'no int8/bf16 flags'}; torch threads {torch.get_num_threads()}; "
-        f"int8 {'on' if generator.int8 else 'off'}"
-    )
+    print(f"CPU: {cpu()}; torch threads {torch.get_num_threads()}; int8 {'on' if generator.int8 else 'off'}")
     prompts: list[tuple[str, str, list[int]]] = []
     for lang in ("zh", "en"):
         for case in sample(Path(f"eval/report_{lang}.jsonl"), args.per_lang):
