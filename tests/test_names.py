@@ -69,6 +69,16 @@ def test_english_names_keep_the_terms_the_model_named_in_english() -> None:
     assert english_names(["标杆示范"], Replies("1. Benchmark demos")) == {"标杆示范": "Benchmark demos"}
 
 
+def test_one_term_named_in_its_own_place_keeps_the_name() -> None:
+    # asked for one term, the model wrote the English on both sides of "=": the name is still the term's
+    assert english_names(["场景"], Replies("scene = scene")) == {"场景": "scene"}
+    assert english_names(["应用场景"], Replies("Application scenario = Application scenario")) == {
+        "应用场景": "Application scenario"
+    }
+    assert english_names(["场景"], Replies("场景 = 场景")) == {}  # Chinese back: still left out
+    assert english_names(["场景", "应用"], Replies("scene = scene")) == {}  # two terms: a line must repeat its term
+
+
 def test_a_name_counts_only_for_the_term_its_line_repeats() -> None:
     terms = ["训练芯片", "推理芯片", "云端芯片", "预测分析等"]
     # a line skipped, lines out of order, a name said twice, a trailing 等 dropped, a line naming no term of the list

@@ -391,8 +391,9 @@ def english_names(terms: Sequence[str], generator: Generator) -> dict[str, str]:
     budget = sum(TERMS_TOKENS_EACH + len(t) for t in terms) + 8
     reply = "".join(generator.stream([("system", _TERMS_SYSTEM), ("user", "\n".join(terms))], max_tokens=budget))
     lines = [_NUMBERED.sub("", line) for line in reply.splitlines() if line.strip()]
-    if len(terms) == 1 and len(lines) == 1 and not _EQUALS.search(lines[0]):  # one term: its name alone will do
-        lines = [f"{terms[0]} = {lines[0]}"]
+    if len(terms) == 1 and len(lines) == 1 and not CJK_RUN.search(lines[0]):
+        # One term, one line without Chinese: its name, alone or in the term's place ("scene = scene" for 场景).
+        lines = [f"{terms[0]} = {_EQUALS.split(lines[0])[-1]}"]
     names: dict[str, str] = {}
     for line in lines:
         copy, *said = _EQUALS.split(line)
