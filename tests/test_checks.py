@@ -354,6 +354,28 @@ def test_check_names_are_the_settings_names() -> None:
     assert all(c.__doc__ and len(c.__doc__) > 40 for c in CHECKS)  # each says what class of failure it catches
 
 
+def test_a_year_the_question_asks_about_that_no_cited_passage_states_declines() -> None:
+    # asked about 2023, the only passage gives 2024's figures: the answer restates 2023 with them
+    for question, lang, raw in [
+        ("2023年中国AI产业领域一共有多少起投资案例？", "zh", "2023年共有投资案例1,156起[1]。"),
+        ("How many AI deals were there in China in 2023?", "en", "There were 1,156 deals in 2023 [1]."),
+    ]:
+        ps = passages(TOTAL)
+        repaired = repair_answer(raw, lang, ps, question=question)
+        checked = verify(Draft(question, lang, repaired.text, repaired.citations, ps), CHECKS)
+        assert checked.refused and "2023" in checked.note
+        assert [c.name for c in checked.checks if c.action == "declined"] == ["unstated-year"]
+    # the year stated by the cited passage, or a question without a year: let through
+    assert answered("共有投资案例1,156起[1]。", "zh", [TOTAL], "2024年共有多少起投资案例？", CHECKS).startswith("共有")
+    assert answered("共有投资案例1,156起[1]。", "zh", [TOTAL], "共有多少起投资案例？", CHECKS).startswith("共有")
+    # a year that only the cited passage's section heading states counts as stated
+    chunk = Chunk("c0", "某市获投企业共312家。", "corpus/report.txt", "03 2023年某市投资分析", 0, "zh")
+    ps = [Passage(1, Hit(chunk, 1.0, 1, None, 0.5), chunk.text)]
+    question = "2023年某市获投企业有多少家？"
+    repaired = repair_answer("共有312家[1]。", "zh", ps, question=question)
+    assert not verify(Draft(question, "zh", repaired.text, repaired.citations, ps), CHECKS).refused
+
+
 # ---------------------------------------------------------------- the other part of a two-part answer
 
 CITY = "2023年某市：获投企业共312家，占比41.5%；融资金额共88.6亿元，占比52.1%。"

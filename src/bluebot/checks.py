@@ -634,12 +634,25 @@ def _unsupported_figures(draft: Draft) -> Verdict:
     return Verdict(replace(draft, text=text, citations=citations))
 
 
+@_check("unstated-year")
+def _unstated_year(draft: Draft) -> Verdict:
+    """The question asks about a year that no cited passage states (asked about one year, the passages give another
+    year's figures): the evidence is about another period, so what the answer says of the year asked is not in it."""
+    asked = {str(a.literal) for a in find_amounts(draft.question) if a.year}
+    if not asked or not draft.citations:
+        return Verdict(draft)
+    cited = "\n".join(f"{c.chunk.section}\n{c.chunk.text}" for c in draft.citations)
+    if any(year in cited for year in asked):
+        return Verdict(draft)
+    return Verdict(draft, f"no cited passage states the year asked about ({', '.join(sorted(asked))})")
+
+
 def _cited_passage(citation: Citation, draft: Draft) -> Passage:
     return next(p for p in draft.passages if p.hit.chunk.id == citation.chunk.id)
 
 
 # The checks that need no model, in the order they run.
-CHECKS: tuple[Check, ...] = (_unsupported_figures,)
+CHECKS: tuple[Check, ...] = (_unsupported_figures, _unstated_year)
 
 
 class WeakRetrieval:
