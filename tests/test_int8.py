@@ -125,3 +125,31 @@ def test_the_int8_setting_reads_flags_and_rejects_anything_else() -> None:
     assert Settings.from_env({"BLUEBOT_INT8": "off"}).int8 is False
     with pytest.raises(ConfigError, match="BLUEBOT_INT8='maybe' is not a valid flag"):
         Settings.from_env({"BLUEBOT_INT8": "maybe"})
+
+
+def test_weights_take_7_bits_where_the_cpu_sums_int8_products_in_16_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bluebot import generation
+    from bluebot.int8 import weight_levels
+
+    monkeypatch.setattr(generation, "_cpu_flags", lambda: {"avx2", "avx512_vnni"})
+    assert weight_levels() == 127
+    monkeypatch.setattr(generation, "_cpu_flags", lambda: {"avx2", "fma"})
+    assert weight_levels() == 63
+    values, scale = quantize_rows(torch.randn(4, 64), levels=63)
+    assert values.abs().amax(dim=1).tolist() == [63] * 4
+
+
+@pytest.mark.parametrize("levels", [63, 127])
+def test_a_layer_with_outlier_inputs_stays_close_to_the_float_result(levels: int) -> None:
+    """Inputs quantized to the ends of their range meet the weights' largest values (a 16-bit sum would saturate)."""
+    from bluebot import generation
+
+    torch.manual_seed(0)
+    linear = nn.Linear(256, 96, bias=False)
+    x = torch.randn(1, 11, 256)
+    x[..., :8] *= 30  # outlier features, as in a real model's activations
+    if levels == 127 and not generation._cpu_flags() & generation.VNNI_FLAGS:
+        pytest.skip("8-bit weights saturate without VNNI or AMX: this CPU takes 7-bit ones")
+    with torch.inference_mode():
+        out, reference = Int8Linear(linear, levels=levels)(x), linear(x)
+    assert 0 < _relative_error(out, reference) < 0.03

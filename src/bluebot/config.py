@@ -57,7 +57,7 @@ class Settings:
     llm_base_url: str = ""
     chroma_url: str = ""
     threads: int = field(default_factory=_default_threads)
-    int8: bool = True  # the local model's linear layers in int8 (int8.py), on CPUs with int8 dot products (VNNI)
+    int8: bool = True  # the local model's linear layers in int8 (int8.py), on CPUs with VNNI, AMX or AVX2
     # English questions: "auto" reads those asking for one thing in Chinese first (pipeline.Bot._write); "direct"
     # answers every one in English, "chinese" reads every one in Chinese first
     english_path: str = "auto"

@@ -19,6 +19,12 @@ thread, torch 2.13, 2-core AMD EPYC Zen 5 (AVX512-VNNI, AVX512-BF16, no AMX), ms
 
 The output head (151936 rows) for one token: 24.8 ms in bf16, 6.1 ms here. oneDNN's int8 product is given uint8
 inputs with a zero point of 128 (int8 + 128): with int8 (s8) inputs it takes a reference path some 500x slower.
+
+Without VNNI or AMX (AVX2 only), oneDNN adds each pair of uint8 x int8 products in a 16-bit sum, which saturates
+above 32767: 255 x 127 x 2 does. There the weights take 7 bits (-63..63; 255 x 63 x 2 = 32130 fits), as oneDNN's
+own int8 convolutions do on such CPUs. With 8 bits, results were off by half their largest value; with 7, by 1%.
+The same layer there (AMD EPYC Zen 3, AVX2, one thread): 512 rows 146 ms against 357 ms in float32; 11 rows 18 ms
+against 30 ms; one row 7.1 ms against 7.9 ms.
 """
 
 from __future__ import annotations
@@ -33,10 +39,17 @@ from torch import nn
 ZERO_POINT = 128  # inputs go to oneDNN as uint8 = int8 + 128
 
 
-def quantize_rows(x: torch.Tensor, zero_point: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric 8-bit values and the float32 scale of each row of a 2-D tensor: x ~= (values - zero_point) * scale;
-    int8 values with no zero point, uint8 ones with a zero point of 128."""
-    scale = x.abs().amax(dim=1, keepdim=True).float().clamp_(min=1e-8).div_(127)
+def weight_levels() -> int:
+    """The largest weight value: 127 where the CPU sums int8 products in 32 bits (VNNI, AMX), else 63."""
+    from bluebot.generation import VNNI_FLAGS, _cpu_flags
+
+    return 127 if _cpu_flags() & VNNI_FLAGS else 63
+
+
+def quantize_rows(x: torch.Tensor, zero_point: int = 0, levels: int = 127) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric 8-bit values and the float32 scale of each row of a 2-D tensor: x ~= (values - zero_point) * scale,
+    the values within -levels..levels; int8 values with no zero point, uint8 ones with a zero point of 128."""
+    scale = x.abs().amax(dim=1, keepdim=True).float().clamp_(min=1e-8).div_(levels)
     values = x.to(torch.float32, copy=True).div_(scale).round_()  # x itself stays
     return (values.add_(zero_point).to(torch.uint8) if zero_point else values.to(torch.int8)), scale
 
@@ -56,18 +69,19 @@ class _LastInput:
 
 
 class Int8Linear(nn.Module):
-    """A linear layer computed in int8 for inputs of any number of rows; it keeps no float copy of its weight."""
+    """A linear layer computed in int8 for inputs of any number of rows; it keeps no float copy of its weight. Its
+    weight values lie within -levels..levels (weight_levels() by default)."""
 
-    def __init__(self, linear: nn.Linear, last: _LastInput | None = None) -> None:
+    def __init__(self, linear: nn.Linear, last: _LastInput | None = None, levels: int | None = None) -> None:
         super().__init__()
         self.out_features = linear.out_features
         self.bias = linear.bias  # added in the input's dtype, after the product
         self.last = last or _LastInput()
-        weight = linear.weight.detach()
+        weight, levels = linear.weight.detach(), levels or weight_levels()
         values = torch.empty(weight.shape, dtype=torch.int8)
         self.register_buffer("scale", torch.empty(self.out_features), persistent=False)
         for rows in range(0, self.out_features, 512):  # a block at a time keeps the float32 copies in the cache
-            values[rows : rows + 512], scale = quantize_rows(weight[rows : rows + 512])
+            values[rows : rows + 512], scale = quantize_rows(weight[rows : rows + 512], levels=levels)
             self.scale[rows : rows + 512] = scale.reshape(-1)
         self.register_buffer("packed", torch.ops.onednn.qlinear_prepack(values, None), persistent=False)
         self.register_buffer("zeros", torch.zeros(self.out_features, dtype=torch.long), persistent=False)
@@ -87,16 +101,16 @@ class Int8Linear(nn.Module):
 def quantize_model(model: Any, head: bool = True) -> int:
     """Replace every linear layer inside the model's decoder layers, and the output head unless head is False, by an
     Int8Linear; the embeddings stay as they are. Returns how many layers were replaced."""
-    changed = 0
+    changed, levels = 0, weight_levels()
     last = _LastInput()
     for layer in model.model.layers:
         for parent in layer.modules():
             for name, child in list(parent.named_children()):
                 if type(child) is nn.Linear:
-                    setattr(parent, name, Int8Linear(child, last))
+                    setattr(parent, name, Int8Linear(child, last, levels))
                     changed += 1
     if head and type(model.lm_head) is nn.Linear:
-        model.lm_head = Int8Linear(model.lm_head)
+        model.lm_head = Int8Linear(model.lm_head, levels=levels)
         changed += 1
     # transformers maps the weights file into memory: its pages stay in the process (RSS 4.9 GB, measured) while any
     # tensor points into it. The tensors left (embeddings, norms, biases: 0.5 GB) are copied out and it closes.
