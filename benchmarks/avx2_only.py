@@ -1,6 +1,7 @@
 """benchmarks/answers.py as on a CPU with AVX2 and no AVX-512, VNNI or AMX (most laptops before 2022): oneDNN,
-ATen and MKL are held to AVX2, and bluebot sees no int8 or bf16 flags, so the model runs in float32 as it would
-there. An emulation on this machine's cores, caches and memory, not a measurement of such a CPU.
+ATen and MKL are held to AVX2, and bluebot sees AVX2 but no VNNI, AMX or bf16 flags, so the model runs as it would
+there: in int8 with 7-bit weights (float32 with BLUEBOT_INT8=0). An emulation on this machine's cores, caches and
+memory, not a measurement of such a CPU.
 
     .venv/bin/python benchmarks/avx2_only.py --backend local --per-lang 3
 """
