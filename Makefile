@@ -17,10 +17,15 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || \
   (python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null && command -v python3))
 
 # llama-cpp-python (dev extra, for the tests' OpenAI-compatible server) is source-only on PyPI. Its native
-# build crashed with "illegal instruction" on the build VM (it enables AMX tiles the VM refuses), so the
-# instruction sets are named; on a CPU without AVX-512, pass LLAMA_CMAKE_ARGS without the AVX512 flags.
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
-  -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+# build crashed with "illegal instruction" on a VM that refuses the AMX tiles it enabled, so the instruction
+# sets are named, each ON only when this CPU's /proc/cpuinfo lists it (an AVX-512 build dies with SIGILL on an
+# AVX2-only CPU). Override with make test LLAMA_CMAKE_ARGS=...
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+cpu_has = $(if $(filter $(1),$(CPU_FLAGS)),ON,OFF)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=$(call cpu_has,avx) -DGGML_AVX2=$(call cpu_has,avx2) \
+  -DGGML_FMA=$(call cpu_has,fma) -DGGML_F16C=$(call cpu_has,f16c) -DGGML_BMI2=$(call cpu_has,bmi2) \
+  -DGGML_AVX512=$(call cpu_has,avx512f) -DGGML_AVX512_VNNI=$(call cpu_has,avx512_vnni) \
+  -DGGML_AVX512_BF16=$(call cpu_has,avx512_bf16)
 
 .PHONY: app test lint bench models small-model browser-deps
 
@@ -49,9 +54,11 @@ $(APP_STAMP): pyproject.toml requirements.lock | $(PY)
 	$(PY) -m pip install -q -c requirements.lock -e .
 	touch $(APP_STAMP)
 
-# the test tools on top: pytest, ruff, Playwright and llama-cpp-python[server] (built from source, about 4 minutes)
+# the test tools on top: llama-cpp-python[server] built from source for this CPU (about 4 minutes; never pip's
+# cached wheel, which may have been built for another CPU), then pytest, ruff and Playwright
 $(DEV_STAMP): $(APP_STAMP)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q --no-cache-dir -c requirements.lock 'llama-cpp-python[server]'
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $(DEV_STAMP)
 
 # models into ~/.cache/bluebot/models (verified digests), then the index; quick when all is there
