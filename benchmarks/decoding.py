@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/decoding.py [--per-lang 5] [--rounds 2]
     .venv/bin/python benchmarks/decoding.py --ab-int8 [--cpu-without FLAG,...] [--per-lang 5] [--rounds 2]
+    .venv/bin/python benchmarks/decoding.py --ab-few-rows [--per-lang 5] [--rounds 2]
 
 Each prompt (every n-th answerable question of each test set, with its retrieved passages) is decoded by
 LocalGenerator.stream (system message's key/value cache reused, last-position logits only, prompt lookup) and by
@@ -15,20 +16,25 @@ time to the first token and the decoding rate (tokens after the first, per secon
 hides CPU flags from LocalGenerator (as on a CPU without them: no avx512_bf16 means float32) while the int8 arm
 still gets int8 layers; to run torch's and oneDNN's kernels as on that CPU, set ATEN_CPU_CAPABILITY,
 ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS (benchmarks/results-int8-decoding.txt).
+
+--ab-few-rows loads the int8 model once and decodes each prompt with its products of up to int8.FEW_ROWS rows
+(decoding steps) through fbgemm and through oneDNN, alternating: on CPUs without VNNI or AMX only.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
 from answers import percentile, sample  # benchmarks/answers.py: the same questions, the same percentiles
 
-from bluebot import generation
+from bluebot import generation, int8
 from bluebot.config import Settings
 from bluebot.generation import LocalGenerator, Messages, answer_messages
 from bluebot.passages import build_passages
@@ -85,22 +91,51 @@ def with_tokens(generator: LocalGenerator, messages: Messages) -> tuple[float, f
     return first or 0.0, total, len(made), generator._tokenizer.decode(made, skip_special_tokens=True)
 
 
+Arm = Callable[[Messages], tuple[float, float, int, str]]
+
+
 def ab_int8(settings: Settings, prompts: list[tuple[str, Messages]], rounds: int, hidden: set[str]) -> None:
     """The model with BLUEBOT_INT8=0 against =1, each prompt decoded by both, the order alternating."""
     flags = generation._cpu_flags() - hidden
-    arms: dict[str, LocalGenerator] = {}
-    for label, int8 in (("int8 off", False), ("int8 on", True)):
-        arms[label] = LocalGenerator(settings.with_(int8=int8))
-        int8_flags = generation.INT8_FLAGS | flags if int8 and hidden else generation.INT8_FLAGS  # forced on
+    arms: dict[str, Arm] = {}
+    for label, on in (("int8 off", False), ("int8 on", True)):
+        generator = LocalGenerator(settings.with_(int8=on))
+        int8_flags = generation.INT8_FLAGS | flags if on and hidden else generation.INT8_FLAGS  # forced on
         with mock.patch.object(generation, "_cpu_flags", lambda: flags), mock.patch.object(
             generation, "INT8_FLAGS", int8_flags
         ):
             start = time.perf_counter()
-            arms[label]._load()
-        kind = type(arms[label]._model.lm_head).__name__
-        print(f"{label}: loaded in {time.perf_counter() - start:.1f} s, {arms[label]._model.dtype}, head {kind}")
-        with_tokens(arms[label], prompts[0][1])  # warm-up: the system messages' caches
-        with_tokens(arms[label], prompts[-1][1])
+            generator._load()
+        kind = type(generator._model.lm_head).__name__
+        print(f"{label}: loaded in {time.perf_counter() - start:.1f} s, {generator._model.dtype}, head {kind}")
+        arms[label] = functools.partial(with_tokens, generator)
+    interleave(arms, prompts, rounds)
+
+
+def ab_few_rows(settings: Settings, prompts: list[tuple[str, Messages]], rounds: int) -> None:
+    """One int8 model, its products of up to int8.FEW_ROWS rows through fbgemm (CPUs without VNNI) or not."""
+    generator = LocalGenerator(settings.with_(int8=True))
+    generator._load()
+    if getattr(generator._model.lm_head, "few_rows", None) is None:
+        raise SystemExit("no fbgemm products here: the CPU has VNNI or AMX, or torch lacks fbgemm")
+    rows = int8.FEW_ROWS
+
+    def arm(few_rows: int) -> Arm:
+        def run(messages: Messages) -> tuple[float, float, int, str]:
+            with mock.patch.object(int8, "FEW_ROWS", few_rows):
+                return with_tokens(generator, messages)
+
+        return run
+
+    interleave({"oneDNN only": arm(0), f"fbgemm <= {rows} rows": arm(rows)}, prompts, rounds)
+
+
+def interleave(arms: dict[str, Arm], prompts: list[tuple[str, Messages]], rounds: int) -> None:
+    """Each prompt decoded by every arm, the order alternating (the other core may be busy with other work: the
+    arms see the same moments); prints each run, then the first token's p50/p95 and the decoding rate per arm."""
+    for run in arms.values():  # warm-up: the system messages' caches
+        run(prompts[0][1])
+        run(prompts[-1][1])
     results: dict[str, list[tuple[float, float, int]]] = {label: [] for label in arms}
     same = 0
     for round_ in range(rounds):
@@ -108,13 +143,16 @@ def ab_int8(settings: Settings, prompts: list[tuple[str, Messages]], rounds: int
             order = list(arms) if (i + round_) % 2 == 0 else list(reversed(arms))
             texts = {}
             for label in order:
-                first, total, tokens, texts[label] = with_tokens(arms[label], messages)
+                first, total, tokens, texts[label] = arms[label](messages)
                 results[label].append((first, total, tokens))
                 rate = (tokens - 1) / (total - first) if tokens > 1 else 0.0
                 print(f"{case_id} {label}: first {first:5.2f} s  total {total:5.2f} s  {tokens:3d} tokens  "
                       f"decoding {rate:4.1f} tokens/s", flush=True)
             same += len(set(texts.values())) == 1
-    print(f"\n{len(prompts)} prompts x {rounds} rounds; the two wrote the same text {same} times of "
+            if len(set(texts.values())) > 1:
+                for label, text in texts.items():
+                    print(f"    {label}: {text!r}")
+    print(f"\n{len(prompts)} prompts x {rounds} rounds; the arms wrote the same text {same} times of "
           f"{len(prompts) * rounds}")
     for label, runs in results.items():
         firsts = [first for first, _, _ in runs]
@@ -130,6 +168,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="times each prompt is decoded by each arm")
     parser.add_argument("--sets", nargs="+", default=["eval/report_zh.jsonl", "eval/report_en.jsonl"])
     parser.add_argument("--ab-int8", action="store_true", help="BLUEBOT_INT8=0 against =1 instead")
+    parser.add_argument("--ab-few-rows", action="store_true", help="int8 products of few rows: fbgemm against oneDNN")
     parser.add_argument("--cpu-without", default="", help="with --ab-int8: CPU flags hidden, comma-separated")
     args = parser.parse_args()
     bot = Bot(Settings.from_env(backend="local"))
@@ -140,6 +179,9 @@ def main() -> None:
             prompts.append((case.id, answer_messages(case.question, case.lang, passages, bot.glossary)))
     if args.ab_int8:
         ab_int8(bot.settings, prompts, args.rounds, {f for f in args.cpu_without.split(",") if f})
+        return
+    if args.ab_few_rows:
+        ab_few_rows(bot.settings, prompts, args.rounds)
         return
     generator = bot.generator("local")
     assert isinstance(generator, LocalGenerator), "the local backend is not a LocalGenerator"

@@ -153,3 +153,26 @@ def test_a_layer_with_outlier_inputs_stays_close_to_the_float_result(levels: int
     with torch.inference_mode():
         out, reference = Int8Linear(linear, levels=levels)(x), linear(x)
     assert 0 < _relative_error(out, reference) < 0.03
+
+
+def test_without_vnni_decoding_steps_go_to_fbgemm_each_row_with_its_own_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """7-bit weights (no VNNI) get fbgemm's product for inputs of up to FEW_ROWS rows (it is some 3x faster there
+    for a decoding step); a row with huge values does not crush the precision of the others."""
+    from bluebot import int8
+
+    torch.manual_seed(0)
+    linear = nn.Linear(256, 96)
+    layer = Int8Linear(linear, levels=63)
+    assert layer.few_rows is not None and Int8Linear(linear, levels=127).few_rows is None
+    x = torch.randn(1, 11, 256)
+    x[0, 0] *= 1000.0  # one row with values a thousand times the others'
+    with torch.inference_mode():
+        reference = linear(x)
+        fbgemm = layer(x)
+        monkeypatch.setattr(int8, "FEW_ROWS", 0)
+        onednn = layer(x)
+    assert not torch.equal(fbgemm, onednn)  # two different products
+    for out in (fbgemm, onednn):
+        assert out.shape == (1, 11, 96) and out.dtype == torch.float32
+        assert 0 < _relative_error(out[0, 1:], reference[0, 1:]) < 0.02
+        assert 0 < _relative_error(out[0, :1], reference[0, :1]) < 0.02

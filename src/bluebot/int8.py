@@ -25,12 +25,20 @@ above 32767: 255 x 127 x 2 does. There the weights take 7 bits (-63..63; 255 x 6
 own int8 convolutions do on such CPUs. With 8 bits, results were off by half their largest value; with 7, by 1%.
 The same layer there (AMD EPYC Zen 3, AVX2, one thread): 512 rows 146 ms against 357 ms in float32; 11 rows 18 ms
 against 30 ms; one row 7.1 ms against 7.9 ms.
+
+oneDNN's AVX2 kernel is slow for few rows, fbgemm's (torch's other x86 int8 engine) is not: on that CPU one row
+1.4 ms against 6.6 ms, 11 rows 2.7 ms against 9.6 ms, 64 rows about equal, 512 rows 15-20% slower. So without VNNI
+the same 7-bit weights are packed for fbgemm too, and inputs of up to FEW_ROWS rows (decoding steps) go there; the
+prompt's pass stays with oneDNN. fbgemm quantizes its input with one scale for all rows (8 bits, with a zero
+point); each row is divided by its largest value first, so that one row with large values does not crush the
+others' precision. The second packed copy costs the weights' size again in memory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import warnings
 from typing import Any
 
 import torch
@@ -85,8 +93,11 @@ class Int8Linear(nn.Module):
             self.scale[rows : rows + 512] = scale.reshape(-1)
         self.register_buffer("packed", torch.ops.onednn.qlinear_prepack(values, None), persistent=False)
         self.register_buffer("zeros", torch.zeros(self.out_features, dtype=torch.long), persistent=False)
+        self.few_rows = _fbgemm_pack(values, self.scale) if levels < 127 and fbgemm_available() else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.few_rows is not None and x.numel() <= FEW_ROWS * x.shape[-1]:
+            return self._few_rows(x)
         values, scale = self.last.quantized(x)
         # Each row times its input's scale, in the output's dtype: a float32 scale made mul_ copy the output to float32
         # and back, a quarter of the prompt's pass (torch.profiler, 755 tokens).
@@ -96,6 +107,38 @@ class Int8Linear(nn.Module):
         if self.bias is not None:
             out = out.add_(self.bias)
         return out.reshape(*x.shape[:-1], self.out_features)
+
+    def _few_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """fbgemm's product, which takes one input scale for all rows: each row is divided by its largest value
+        first and its result multiplied back, so that each row keeps its own scale, as in forward()."""
+        rows = x.reshape(-1, x.shape[-1]).float()
+        scale = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8)
+        out = torch.ops.quantized.linear_dynamic(rows / scale, self.few_rows, False).mul_(scale).to(x.dtype)
+        if self.bias is not None:
+            out = out.add_(self.bias)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
+FEW_ROWS = 16  # without VNNI or AMX, inputs of up to this many rows (decoding steps) go to fbgemm; 0: never
+
+
+def fbgemm_available() -> bool:
+    """Whether this torch carries fbgemm, the x86 int8 engine whose small products are used without VNNI."""
+    return FEW_ROWS > 0 and "fbgemm" in torch.backends.quantized.supported_engines
+
+
+def _fbgemm_pack(values: torch.Tensor, scale: torch.Tensor) -> Any:
+    """The int8 weight with one scale per output channel, packed for fbgemm's dynamic int8 product."""
+    zero_points = torch.zeros(values.shape[0], dtype=torch.long)
+    engine = torch.backends.quantized.engine  # "x86" chooses between fbgemm and oneDNN by itself
+    try:
+        torch.backends.quantized.engine = "fbgemm"  # the packed weight's engine computes its products
+        with warnings.catch_warnings():  # quantized tensors are deprecated in later torch; torch is pinned (2.13)
+            warnings.simplefilter("ignore")
+            weight = torch._make_per_channel_quantized_tensor(values, scale.double(), zero_points, 0)
+        return torch.ops.quantized.linear_prepack(weight, None)
+    finally:
+        torch.backends.quantized.engine = engine
 
 
 def quantize_model(model: Any, head: bool = True) -> int:
