@@ -111,6 +111,8 @@ def test_english_answer_grounding_after_unit_normalisation() -> None:
         ("这类项目占多少？", {"percent"}),
         ("该基金投资了多少亿元？", {"money"}),
         ("报告把案例数最多的阶段称为什么？", set()),  # a measure named, none asked for
+        ("该市提出了哪几项举措？", set()),  # which ones, not how many
+        ("该市有几家企业获投？", {"count"}),
     ],
 )
 def test_the_kinds_of_figure_a_question_asks_for(question: str, kinds: set[str]) -> None:
@@ -142,6 +144,7 @@ def test_the_kind_of_figure_an_amount_is() -> None:
     english = find_amounts("975 deals, 74.43 billion yuan, 3 areas")
     assert [figure_kind(a) for a in english] == ["count", "money", "count"]
     assert [figure_kind(a) for a in find_amounts("phase 3 of the fund")] == [None]  # a small bare number
+    assert [figure_kind(a) for a in find_amounts("约1.2万家企业，1.2万亿元")] == ["count", "money"]  # a measure word counts
 
 
 def test_magnitudes_written_without_digits_are_amounts() -> None:

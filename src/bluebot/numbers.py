@@ -215,7 +215,8 @@ def _measure(text: str, end: int) -> str:
 # Chinese: a question word with what it asks for ("多少家", "金额多少", "占比是多少", "规模有多大").
 _ZH_ASKS = r"(?:是|为|有|达|约)?(?:多少|多大|几)"
 _ASKS_FOR = {
-    "count": re.compile(r"\bhow many\b|(?:多少|几)[起家个支条项笔只所]", re.I),
+    # not 哪几 ("哪几项举措", "哪几个方面"): which ones, not how many
+    "count": re.compile(r"\bhow many\b|(?:多少|(?<!哪)几)[起家个支条项笔只所]", re.I),
     "money": re.compile(
         r"\bhow (?:much|large|big)\b(?! (?:more|less|larger|bigger|smaller)\b)"
         rf"|(?:金额|规模|资金|融资额|投资额){_ZH_ASKS}|多少(?:钱|亿)",
@@ -260,12 +261,12 @@ def asks_two_things(question: str) -> bool:
 
 def figure_kind(amount: Amount) -> str | None:
     """What a figure measures: "percent", "money" (a currency or a scaled number), "count" (a plain number over the
-    small exempt ones, or one naming what it counts), "date" (a year); None for a small bare number."""
+    small exempt ones, or one naming what it counts: 1.2万家 too), "date" (a year); None for a small bare number."""
     if amount.year:
         return "date"
     if amount.unit == "percent":
         return "percent"
-    if amount.unit in ("CNY", "USD") or amount.scaled:
+    if amount.unit in ("CNY", "USD") or (amount.scaled and not amount.measure):
         return "money"
     if not amount.exempt or amount.measure:
         return "count"
