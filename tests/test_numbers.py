@@ -144,7 +144,8 @@ def test_the_kind_of_figure_an_amount_is() -> None:
     english = find_amounts("975 deals, 74.43 billion yuan, 3 areas")
     assert [figure_kind(a) for a in english] == ["count", "money", "count"]
     assert [figure_kind(a) for a in find_amounts("phase 3 of the fund")] == [None]  # a small bare number
-    assert [figure_kind(a) for a in find_amounts("约1.2万家企业，1.2万亿元")] == ["count", "money"]  # a measure word counts
+    # a scaled number with a measure word is a count
+    assert [figure_kind(a) for a in find_amounts("约1.2万家企业，1.2万亿元")] == ["count", "money"]
 
 
 def test_magnitudes_written_without_digits_are_amounts() -> None:
