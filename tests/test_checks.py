@@ -51,6 +51,10 @@ def test_marker_spellings_are_normalised() -> None:
     checked = check_answer("共有投资案例1,156起【2】，杭州有54家[资料1, 2]。", "zh", passages(HANGZHOU, TOTAL))
     assert checked.text == "共有投资案例1,156起[1]，杭州有54家[2][1]。"
     assert len(checked.citations) == 2
+    # a marker after the sentence's end goes inside it, and a doubled end goes
+    checked = check_answer("共有投资案例1,156起。[1]。杭州有54家。[2]", "zh", passages(TOTAL, HANGZHOU))
+    assert checked.text == "共有投资案例1,156起[1]。杭州有54家[2]。"
+    assert check_answer("杭州有54家[1]。。", "zh", passages(HANGZHOU)).text == "杭州有54家[1]。"
 
 
 def test_a_number_from_an_uncited_passage_cites_it() -> None:

@@ -113,8 +113,11 @@ def _bare(sentence: str) -> str:
 
 
 def _normalise_markers(text: str) -> str:
-    """【1】, [资料1], [1, 2] -> [1], [1][2]."""
-    return _MARKERS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+    """【1】, [资料1], [1, 2] -> [1], [1][2]; a Chinese sentence's markers inside its end: "热潮。[1]。" and "热潮。[1]"
+    -> "热潮[1]。" (after "。[1]。" the marker alone read as a sentence of its own), "。。" -> "。"."""
+    text = _MARKERS.sub(lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+    text = re.sub(r"([。！？；])((?:\[\d+\])+)\1?", r"\2\1", text)
+    return re.sub(r"([。！？；])\1+", r"\1", text)
 
 
 def _support(text: str, passage: Passage, glossary: Glossary | None = None) -> float:
