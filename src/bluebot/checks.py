@@ -650,28 +650,12 @@ def _unstated_year(draft: Draft) -> Verdict:
     return Verdict(draft, f"no cited passage states the year asked about ({', '.join(sorted(asked))})")
 
 
-@_check("other-kind")
-def _other_kind(draft: Draft) -> Verdict:
-    """The question asks for a kind of figure (a count, an amount of money, a share) and every figure of the answer
-    is of another kind ("多少起" answered with an amount in 亿元, "what share" with a count): the figures answer a
-    neighbouring question that the passages do answer, not the one asked. A share may answer a question about an
-    amount ("how much of it went to ..."), so it never conflicts with one; years are not counted."""
-    asked = asked_kinds(draft.question) & {"count", "money", "percent"}
-    given = {figure_kind(a) for a in draft.claims} - {None, "date"}
-    if not asked or not given or given & (asked | ({"percent"} if "money" in asked else set())):
-        return Verdict(draft)
-    return Verdict(
-        draft,
-        f"the question asks for {' and '.join(sorted(asked))}, the answer gives only {' and '.join(sorted(given))}",
-    )
-
-
 def _cited_passage(citation: Citation, draft: Draft) -> Passage:
     return next(p for p in draft.passages if p.hit.chunk.id == citation.chunk.id)
 
 
 # The checks that need no model, in the order they run.
-CHECKS: tuple[Check, ...] = (_unsupported_figures, _unstated_year, _other_kind)
+CHECKS: tuple[Check, ...] = (_unsupported_figures, _unstated_year)
 
 
 class WeakRetrieval:

@@ -14,7 +14,7 @@ DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct"
 BACKENDS = ("local", "openai", "extractive")
 ENGLISH_PATHS = ("auto", "direct", "chinese")
 # The verification checks of bluebot.checks, in the order they run (a test keeps the two lists the same).
-CHECK_NAMES = ("weak-retrieval", "unsupported-figures", "unstated-year", "other-kind", "evidence-answers")
+CHECK_NAMES = ("weak-retrieval", "unsupported-figures", "unstated-year", "evidence-answers")
 
 # env var -> (field name, parser); "flag" is 1/0, true/false, yes/no, on/off
 _ENV: dict[str, tuple[str, type | str]] = {
