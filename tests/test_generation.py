@@ -226,6 +226,28 @@ def test_english_questions_can_be_read_in_chinese_first(settings: Settings) -> N
     assert "杭州" in prompt and "(Hangzhou)" not in prompt and "850 亿元" in prompt and "billion" not in prompt
 
 
+def test_an_english_question_over_english_passages_is_answered_in_english_at_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # the Chinese reading is for Chinese passages; English ones are read in English, in one generation
+    corpus = tmp_path / "guide"
+    corpus.mkdir()
+    (corpus / "backups.md").write_text(
+        "# Backups\n\nThe backup tool keeps seven daily archives and four weekly ones by default. "
+        "Old archives are removed after each run.\n",
+        encoding="utf-8",
+    )
+    settings = settings.with_(corpus_dir=corpus, index_dir=tmp_path / "guide-index")
+    reply = "The tool keeps seven daily archives [1]."
+    bot, fake = make_bot(settings, [reply])
+    answer = bot.ask("How many daily archives does the backup tool keep?", backend="local")
+    assert answer.text == reply and not answer.refused and len(fake.calls) == 1
+    assert fake.calls[0][0][1].startswith("You answer questions")  # the English prompt, not the Chinese one
+    shown = build_passages(bot.search("How many daily archives?", lang="en"), "How many daily archives?")
+    assert not bot.reads_in_chinese("How many daily archives?", "en", shown)
+    assert bot.reads_in_chinese("How many daily archives?", "en", passages(TOTAL))  # Chinese passages
+
+
 TWO_THINGS = "How many AI investment deals were there in China in 2024, and how much did they raise?"
 
 

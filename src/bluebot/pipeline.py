@@ -388,10 +388,17 @@ class Bot:
             draft=checked.draft,
         )
 
-    def reads_in_chinese(self, question: str, lang: Lang) -> bool:
-        """Whether the answer's first generation reads an English question with the Chinese prompt (_write)."""
+    def reads_in_chinese(self, question: str, lang: Lang, passages: Sequence[Passage]) -> bool:
+        """Whether the answer's first generation reads an English question with the Chinese prompt (_write): with
+        english_path "auto", one asking for one thing whose passages are Chinese. English passages are read in
+        English, in one generation (the Chinese reading is for Chinese passages, which the small model reads better
+        in Chinese)."""
         path = self.settings.english_path
-        return lang == "en" and (path == "chinese" or (path == "auto" and not asks_two_things(question)))
+        if lang != "en" or path == "direct":
+            return False
+        if path == "chinese":
+            return True
+        return not asks_two_things(question) and detect_lang("\n".join(p.text for p in passages)) == "zh"
 
     def messages(
         self, question: str, lang: Lang, passages: Sequence[Passage], in_chinese: bool | None = None
@@ -400,7 +407,7 @@ class Bot:
         language, a Chinese one's passages best last; or, for an English question read in Chinese, the Chinese prompt
         with the English names of the passages' terms that share a word with the question."""
         if in_chinese is None:
-            in_chinese = self.reads_in_chinese(question, lang)
+            in_chinese = self.reads_in_chinese(question, lang, passages)
         if in_chinese:
             return answer_messages(question, "zh", passages, self.glossary.about(question), english_names=True)
         return answer_messages(question, lang, passages, self.glossary, best_last=lang == "zh")
@@ -410,13 +417,14 @@ class Bot:
     ) -> collections.abc.Generator[str, None, Checked]:
         """The model's answer from the passages, streamed through the figure gate, then repaired (repair_answer).
 
-        English questions (english_path "auto"): one asking for one thing is read in Chinese and the answer
-        translated as it streams (the small local model reads Chinese passages better in Chinese: answering in
-        English it declined or paraphrased loosely); one asking for two things is answered in English, since read in
-        Chinese the model dropped the second part. An English answer that declines or comes back in Chinese is read
-        again in Chinese. english_path "direct" and "chinese" take one way for every English question."""
+        English questions (english_path "auto"): one asking for one thing, over Chinese passages, is read in Chinese
+        and the answer translated as it streams (the small local model reads Chinese passages better in Chinese:
+        answering in English it declined or paraphrased loosely); one asking for two things is answered in English,
+        since read in Chinese the model dropped the second part, and so is one over English passages. An English
+        answer that declines or comes back in Chinese is read again in Chinese. english_path "direct" and "chinese"
+        take one way for every English question."""
         path = self.settings.english_path
-        if self.reads_in_chinese(question, lang):
+        if self.reads_in_chinese(question, lang, passages):
             translated = yield from self._read_in_chinese(question, passages, llm, clock, ("prompt", "decode"))
             if translated is not None:
                 return translated
